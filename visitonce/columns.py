@@ -1,0 +1,161 @@
+"""The column-name vocabulary: one name for one thing across code, schemas, reports and docs.
+
+Every module refers to columns through these constants, so a rename happens in one place and
+``schemas/*.yaml`` (the contracts) stay the single source of types.
+"""
+
+from __future__ import annotations
+
+# --- events (input contract v1, DESIGN.md §3) ---------------------------------------------
+EVENT_ID = "event_id"
+APPLICATION_ID = "application_id"
+CITIZEN_ID = "citizen_id"
+CITIZEN_TYPE = "citizen_type"
+SERVICE_ITEM = "service_item"
+DEPARTMENT = "department"
+CHANNEL = "channel"
+CENTER = "center"
+DISTRICT = "district"
+LOCATION = "location"
+STEP = "step"
+OFFICIAL = "official"
+ARRIVED_AT = "arrived_at"
+STARTED_AT = "started_at"
+ENDED_AT = "ended_at"
+PHYSICAL_VISIT = "physical_visit"
+SATISFACTION = "satisfaction"
+AGE_BAND = "age_band"
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    EVENT_ID,
+    APPLICATION_ID,
+    CITIZEN_ID,
+    CITIZEN_TYPE,
+    SERVICE_ITEM,
+    DEPARTMENT,
+    CHANNEL,
+    CENTER,
+    DISTRICT,
+    LOCATION,
+    STEP,
+    OFFICIAL,
+    ARRIVED_AT,
+    STARTED_AT,
+    ENDED_AT,
+    PHYSICAL_VISIT,
+    SATISFACTION,
+    AGE_BAND,
+)
+REQUIRED_EVENT_COLUMNS: tuple[str, ...] = (
+    APPLICATION_ID,
+    SERVICE_ITEM,
+    DEPARTMENT,
+    CHANNEL,
+    STEP,
+    STARTED_AT,
+)
+TIMESTAMP_COLUMNS: tuple[str, ...] = (ARRIVED_AT, STARTED_AT, ENDED_AT)
+# Identifiers that are replaced by keyed pseudonyms at ingest and never leave it raw.
+PSEUDONYMIZED_COLUMNS: tuple[str, ...] = (CITIZEN_ID, OFFICIAL)
+
+# Columns ingest adds to the clean events.
+EVENT_DATE = "event_date"  # local (analysis time zone) date of started_at; the partition key
+SOURCE = "source"  # name of the source mapping the row came through
+SOURCE_FILE = "source_file"  # the input file the row came from
+
+# --- vocabularies ---------------------------------------------------------------------------
+CHANNELS: tuple[str, ...] = (
+    "counter",
+    "online",
+    "mobile",
+    "hotline",
+    "self_service",
+    "mail",
+    "other",
+)
+CITIZEN_TYPES: tuple[str, ...] = ("individual", "enterprise")
+SATISFACTION_MIN, SATISFACTION_MAX = 1, 5
+
+# --- catalog and roster ---------------------------------------------------------------------
+ITEM_NAME = "item_name"
+COMPLEXITY = "complexity"
+TIME_LIMIT_DAYS = "time_limit_days"
+ONLINE_CAPABLE = "online_capable"
+CATALOG_COLUMNS: tuple[str, ...] = (
+    SERVICE_ITEM,
+    ITEM_NAME,
+    DEPARTMENT,
+    COMPLEXITY,
+    TIME_LIMIT_DAYS,
+    ONLINE_CAPABLE,
+)
+DATE = "date"
+OFFICIALS_ON_DUTY = "officials_on_duty"
+ROSTER_COLUMNS: tuple[str, ...] = (DATE, DEPARTMENT, OFFICIALS_ON_DUTY, CENTER)
+
+# --- quarantine -----------------------------------------------------------------------------
+TABLE = "table"  # which input table a quarantined row belongs to: events, catalog, roster
+REASON = "reason"  # the first (most fundamental) reason, one of QUARANTINE_REASONS
+REASONS = "reasons"  # every reason that applies
+DETAIL = "detail"  # human-readable detail: which column, which value
+VALUES = "values"  # the row's original values (JSON; identifiers already pseudonymized)
+BATCH = "batch"  # ingest batch: hash of source mapping + input files (quarantine partition)
+
+
+class Reason:
+    """Quarantine reason codes, in priority order (the first that applies is ``reason``)."""
+
+    MALFORMED_ROW = "malformed_row"  # unparseable line: wrong number of fields, bad JSON
+    MISSING_REQUIRED = "missing_required"  # a required field is empty
+    BAD_TIMESTAMP = "bad_timestamp"  # a timestamp does not parse with any declared format
+    BAD_VOCABULARY = "bad_vocabulary"  # channel / citizen_type outside the vocabulary
+    BAD_SATISFACTION = "bad_satisfaction"  # not an integer 1-5
+    BAD_BOOLEAN = "bad_boolean"  # physical_visit not a boolean
+    END_BEFORE_START = "end_before_start"  # ended_at < started_at
+    ARRIVAL_AFTER_START = "arrival_after_start"  # arrived_at > started_at
+    FUTURE_TIMESTAMP = "future_timestamp"  # beyond the run's end plus the tolerance
+    UNKNOWN_SERVICE_ITEM = "unknown_service_item"  # not in the catalog
+    BAD_NUMBER = "bad_number"  # catalog / roster: a number that does not parse or is out of range
+    DUPLICATE_KEY = "duplicate_key"  # catalog / roster: a second row for the same key
+
+
+QUARANTINE_REASONS: tuple[str, ...] = (
+    Reason.MALFORMED_ROW,
+    Reason.MISSING_REQUIRED,
+    Reason.BAD_TIMESTAMP,
+    Reason.BAD_VOCABULARY,
+    Reason.BAD_SATISFACTION,
+    Reason.BAD_BOOLEAN,
+    Reason.END_BEFORE_START,
+    Reason.ARRIVAL_AFTER_START,
+    Reason.FUTURE_TIMESTAMP,
+    Reason.UNKNOWN_SERVICE_ITEM,
+    Reason.BAD_NUMBER,
+    Reason.DUPLICATE_KEY,
+)
+
+# --- duplicates -----------------------------------------------------------------------------
+DUPLICATE_EXACT = "exact"  # every field identical to another row
+DUPLICATE_SAME_EVENT = "same_event"  # same event_id, another version of the row
+
+# --- applications (derived) -----------------------------------------------------------------
+APPLIED_AT = "applied_at"
+COMPLETED_AT = "completed_at"
+IS_OPEN = "is_open"
+N_STEPS = "n_steps"
+N_VISITS = "n_visits"
+CHANNELS_USED = "channels"
+FIRST_CHANNEL = "first_channel"
+DUE_DATE = "due_date"
+ON_TIME_STATUS = "on_time_status"
+APPLIED_DATE = "applied_date"
+
+
+class OnTime:
+    """Values of ``applications.on_time_status``."""
+
+    ON_TIME = "on_time"
+    LATE = "late"
+    OPEN_WITHIN_LIMIT = "open_within_limit"
+    OPEN_OVERDUE = "open_overdue"
+    NO_LIMIT = "no_limit"  # the item has no promised time limit in the catalog

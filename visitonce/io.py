@@ -1,0 +1,199 @@
+"""All reads and writes. Paths are URIs (``file://``, ``s3a://``, ``hdfs://``) or local paths.
+
+File listing and small text files go through Hadoop's FileSystem API in the JVM, so the same
+code works for local disks and object stores on a cluster.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from visitonce import columns as C
+from visitonce.mapping import SourceMapping
+from visitonce.schemas import Contract, check_schema, conform
+
+CORRUPT = "_corrupt_record"
+_EXT_FORMAT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "jsonl", ".jsonl": "jsonl",
+               ".ndjson": "jsonl", ".parquet": "parquet", ".gz": None}
+
+
+class InputError(ValueError):
+    """An input path or file cannot be used; the message says what to do."""
+
+
+def _hadoop_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return fs, path
+
+
+def list_files(spark: SparkSession, uri: str) -> list[str]:
+    """Data files at a file, folder (recursively) or glob, sorted; hidden and _ files skipped."""
+    fs, path = _hadoop_path(spark, uri)
+    statuses = fs.globStatus(path) or []
+    files: list[str] = []
+    stack = list(statuses)
+    while stack:
+        st = stack.pop()
+        name = st.getPath().getName()
+        if name.startswith((".", "_")):
+            continue
+        if st.isDirectory():
+            stack.extend(fs.listStatus(st.getPath()))
+        else:
+            files.append(st.getPath().toString())
+    return sorted(files)
+
+
+def exists(spark: SparkSession, uri: str) -> bool:
+    fs, path = _hadoop_path(spark, uri)
+    return bool(fs.exists(path))
+
+
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
+    """Write a small text file (manifest), replacing it atomically where the store allows."""
+    fs, path = _hadoop_path(spark, uri)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    tmp = jvm.org.apache.hadoop.fs.Path(uri + ".tmp")
+    out = fs.create(tmp, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+    if fs.exists(path):
+        fs.delete(path, False)
+    fs.rename(tmp, path)
+
+
+def read_text(spark: SparkSession, uri: str) -> str:
+    return "\n".join(spark.sparkContext.textFile(uri, 1).collect())
+
+
+def join_uri(root: str, *parts: str) -> str:
+    return posixpath.join(root.rstrip("/"), *parts)
+
+
+def detect_format(files: list[str], declared: str) -> str:
+    """The file format: declared by the mapping, else from the extensions (which must agree)."""
+    if declared != "auto":
+        return declared
+    formats = set()
+    for f in files:
+        stem = f[:-3] if f.endswith(".gz") else f
+        ext = posixpath.splitext(stem)[1].lower()
+        formats.add(_EXT_FORMAT.get(ext))
+    if len(formats) != 1 or None in formats:
+        raise InputError(
+            "cannot tell the file format from the extensions "
+            f"({', '.join(sorted({posixpath.splitext(f)[1] or '(none)' for f in files}))}): "
+            "use .csv/.jsonl/.parquet files or set 'format:' in the source mapping"
+        )
+    return formats.pop()  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class RawInput:
+    """Raw rows as strings, with the source file and a malformed-row flag."""
+
+    df: DataFrame  # source columns (strings) + source_file + _corrupt_record (string or null)
+    files: list[str]
+    format: str
+
+
+def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInput:
+    """Read every row of a file / folder / glob as strings, keeping malformed rows.
+
+    Every value stays a string here: typing happens in validation, where a value that does not
+    parse is counted and quarantined instead of failing the job.
+    """
+    files = list_files(spark, uri)
+    if not files:
+        raise InputError(f"no input files at {uri}: check the path (a file, folder or glob)")
+    fmt = detect_format(files, mapping.format)
+    if fmt == "csv":
+        reader = (
+            spark.read.option("header", True)
+            .option("encoding", mapping.encoding)
+            .option("sep", mapping.delimiter)
+            .option("multiLine", mapping.multiline)
+            .option("mode", "PERMISSIVE")
+            .option("enforceSchema", True)
+        )
+        header = reader.csv(files[0]).columns
+        if len(set(header)) != len(header):
+            raise InputError(f"{files[0]}: the header repeats a column name: {header}")
+        schema = T.StructType(
+            [T.StructField(h, T.StringType()) for h in header]
+            + [T.StructField(CORRUPT, T.StringType())]
+        )
+        df = reader.schema(schema).option("columnNameOfCorruptRecord", CORRUPT).csv(files)
+    elif fmt == "jsonl":
+        df = (
+            spark.read.option("primitivesAsString", True)
+            .option("encoding", mapping.encoding)
+            .option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", CORRUPT)
+            .json(files)
+        )
+        if CORRUPT not in df.columns:
+            df = df.withColumn(CORRUPT, F.lit(None).cast("string"))
+        df = df.select(*[_as_string(df, c) for c in df.columns])
+    elif fmt == "parquet":
+        df = spark.read.parquet(*files)
+        df = df.select(*[_as_string(df, c) for c in df.columns])
+        df = df.withColumn(CORRUPT, F.lit(None).cast("string"))
+    else:  # pragma: no cover - detect_format guards this
+        raise InputError(f"unsupported format {fmt}")
+    df = df.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path"))
+    return RawInput(df=df, files=files, format=fmt)
+
+
+def _as_string(df: DataFrame, name: str) -> Any:
+    """A column as a string; timestamps as ISO 8601 with an explicit UTC offset."""
+    dtype = df.schema[name].dataType
+    col = F.col(f"`{name}`")
+    if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):
+        return F.date_format(col, "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX").alias(name)
+    if isinstance(dtype, T.StringType):
+        return col
+    if isinstance(dtype, (T.StructType, T.ArrayType, T.MapType)):
+        return F.to_json(col).alias(name)
+    return col.cast("string").alias(name)
+
+
+def read_table_raw(spark: SparkSession, uri: str) -> RawInput:
+    """Read a reference table (catalog, roster) with contract column names, all as strings."""
+    from visitonce.mapping import SourceMapping as _SM
+
+    return read_raw(spark, uri, mapping=_SM(name="reference"))
+
+
+def write_table(
+    df: DataFrame,
+    uri: str,
+    contract: Contract,
+    *,
+    mode: str = "overwrite",
+) -> None:
+    """Write a table that conforms to its contract (checked before writing).
+
+    Partitioned tables are written with dynamic partition overwrite: exactly the partitions
+    present in ``df`` are replaced, so reruns and backfills are safe.
+    """
+    out = conform(df, contract)
+    problems = check_schema(out, contract)
+    if problems:  # pragma: no cover - conform makes this unreachable unless a contract is wrong
+        raise ValueError("; ".join(problems))
+    writer = out.write.mode(mode).option("partitionOverwriteMode", "dynamic")
+    if contract.partition_by:
+        writer = writer.partitionBy(*contract.partition_by)
+    writer.parquet(uri)

@@ -1,0 +1,258 @@
+"""The run: stages in order, their timings, and the manifest that reconciles every row.
+
+Jobs and the CLI call ``run_pipeline`` (or one stage); this is the only module that both reads
+and writes tables, so the transforms it strings together stay pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyspark
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+import visitonce
+from visitonce import columns as C
+from visitonce import ingest, io, schemas
+from visitonce.applications import to_applications
+from visitonce.config import Config
+from visitonce.mapping import SourceMapping
+from visitonce.pseudonym import key_id
+
+MANIFEST = "manifest.json"
+STAGES = ("ingest", "applications")
+
+
+class ReconciliationError(RuntimeError):
+    """Row counts do not add up: the run must not be trusted."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything one run needs; built by the CLI or a job from its arguments."""
+
+    events: str
+    out: str
+    mapping: SourceMapping
+    key: bytes = field(repr=False)
+    end: dt.datetime  # aware; the run's end: later timestamps are future_timestamp
+    catalog: str | None = None
+    roster: str | None = None
+    config: Config = field(default_factory=Config)
+
+    def table(self, name: str) -> str:
+        return io.join_uri(self.out, name)
+
+
+@dataclass
+class Timer:
+    """Stage timings in seconds, in the order the stages ran."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(time.perf_counter() - t0, 3)
+
+
+Progress = Callable[[str], None]
+
+
+def _versions(spark: SparkSession) -> dict[str, str]:
+    jvm = spark.sparkContext._jvm
+    java = jvm.java.lang.System.getProperty("java.version") if jvm is not None else "?"
+    return {"visitonce": visitonce.__version__, "pyspark": pyspark.__version__,
+            "spark": spark.version, "python": platform.python_version(), "java": str(java)}
+
+
+def _counts(summary: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per-file counts from ``ingest.summarize_status`` rows."""
+    per: dict[str, dict[str, Any]] = {}
+    for r in summary:
+        f = per.setdefault(r[C.SOURCE_FILE], {"rows_clean": 0, "rows_quarantined": 0,
+                                               "rows_duplicate": 0, "reasons": {},
+                                               "duplicates": {}})
+        n = int(r["count"])
+        if r[ingest.STATUS] == ingest.CLEAN:
+            f["rows_clean"] += n
+        elif r[ingest.STATUS] == ingest.QUARANTINED:
+            f["rows_quarantined"] += n
+            f["reasons"][r[C.REASON]] = f["reasons"].get(r[C.REASON], 0) + n
+        else:
+            f["rows_duplicate"] += n
+            kind = r[ingest.DUPLICATE_KIND]
+            f["duplicates"][kind] = f["duplicates"].get(kind, 0) + n
+    return per
+
+
+def _reconcile(table: str, rows_in: dict[str, int], per: dict[str, dict[str, Any]]) -> list[dict]:
+    """Per-file reconciliation rows; raise when any file's counts do not add up."""
+    rows = []
+    for f in sorted(set(rows_in) | set(per)):
+        c = per.get(f, {"rows_clean": 0, "rows_quarantined": 0, "rows_duplicate": 0})
+        n_in = rows_in.get(f, 0)
+        out = c["rows_clean"] + c["rows_quarantined"] + c["rows_duplicate"]
+        if n_in != out:
+            raise ReconciliationError(
+                f"{table}: {f}: {n_in} rows read but {out} accounted for "
+                f"(clean {c['rows_clean']}, quarantined {c['rows_quarantined']}, "
+                f"duplicate {c['rows_duplicate']}); outputs of this run must not be used")
+        rows.append({"file": f, "rows_in": n_in, **{k: c[k] for k in (
+            "rows_clean", "rows_quarantined", "rows_duplicate")}})
+    return rows
+
+
+def _rows_in(raw: DataFrame) -> dict[str, int]:
+    return {r[C.SOURCE_FILE]: int(r["count"]) for r in raw.groupBy(C.SOURCE_FILE).count().collect()}
+
+
+def batch_id(mapping: SourceMapping, files: list[str]) -> str:
+    """Deterministic id of an ingest batch: the same input gives the same batch."""
+    blob = json.dumps([mapping.name, sorted(files)])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _ingest_reference(
+    spark: SparkSession, req: RunRequest, name: str, uri: str, batch: str
+) -> tuple[DataFrame, dict[str, Any]]:
+    raw = io.read_table_raw(spark, uri)
+    tagged = (ingest.validate_catalog(raw.df) if name == "catalog"
+              else ingest.validate_roster(raw.df)).persist(StorageLevel.MEMORY_AND_DISK)
+    per = _counts(ingest.summarize_status(tagged).collect())
+    files = _reconcile(name, _rows_in(raw.df), per)
+    io.write_table(ingest.to_clean(tagged), req.table(name), schemas.load(name))
+    io.write_table(ingest.to_quarantine(tagged, table=name, batch=batch),
+                   req.table("quarantine"), schemas.load("quarantine"))
+    tagged.unpersist()
+    totals = {k: sum(f[k] for f in files) for k in ("rows_in", "rows_clean", "rows_quarantined")}
+    reasons: dict[str, int] = {}
+    for c in per.values():
+        for r, n in c["reasons"].items():
+            reasons[r] = reasons.get(r, 0) + n
+    return spark.read.parquet(req.table(name)), {**totals, "quarantine_reasons": reasons,
+                                                 "files": [f["file"] for f in files]}
+
+
+def run_ingest(spark: SparkSession, req: RunRequest, *, timer: Timer,
+               progress: Progress | None = None) -> dict[str, Any]:
+    """Ingest stage: reference tables, then events; returns the manifest's count sections."""
+    say = progress or (lambda _m: None)
+    with timer.stage("ingest"):
+        raw = io.read_raw(spark, req.events, mapping=req.mapping)
+        batch = batch_id(req.mapping, raw.files)
+        reference: dict[str, Any] = {}
+        catalog = None
+        if req.catalog:
+            say("validating the catalog")
+            catalog, reference["catalog"] = _ingest_reference(spark, req, "catalog", req.catalog,
+                                                              batch)
+        if req.roster:
+            say("validating the roster")
+            _, reference["roster"] = _ingest_reference(spark, req, "roster", req.roster, batch)
+        say(f"reading {len(raw.files)} event file(s) through mapping {req.mapping.name!r}")
+        canonical = ingest.to_canonical(raw.df, mapping=req.mapping)
+        canonical = ingest.with_values_json(ingest.with_pseudonyms(canonical, key=req.key))
+        tolerance = dt.timedelta(hours=req.config.ingest.future_tolerance_hours)
+        parsed = ingest.with_parsed(
+            canonical, mapping=req.mapping, time_zone=req.config.ingest.time_zone,
+            latest_allowed=req.end + tolerance,
+            catalog_items=catalog if (catalog is not None
+                                      and req.config.ingest.require_catalog_item) else None)
+        tagged = ingest.flag_duplicates(parsed).persist(StorageLevel.MEMORY_AND_DISK)
+        say("validating and deduplicating events")
+        per = _counts(ingest.summarize_status(tagged).collect())
+        files = _reconcile("events", _rows_in(raw.df), per)
+        say("writing clean events and quarantine")
+        clean = ingest.to_clean(tagged)
+        dates = [r[0] for r in clean.select(C.EVENT_DATE).distinct().collect()]
+        io.write_table(clean, req.table("events"), schemas.load("events"))
+        io.write_table(ingest.to_quarantine(tagged, table="events", batch=batch),
+                       req.table("quarantine"), schemas.load("quarantine"))
+        tagged.unpersist()
+        rows_clean = sum(f["rows_clean"] for f in files)
+        if dates:
+            written = spark.read.parquet(req.table("events")).where(
+                F.col(C.EVENT_DATE).isin(*dates)).count()
+            if written != rows_clean:
+                raise ReconciliationError(
+                    f"events: {rows_clean} clean rows but {written} in the written partitions")
+    reasons: dict[str, int] = {}
+    dups: dict[str, int] = {C.DUPLICATE_EXACT: 0, C.DUPLICATE_SAME_EVENT: 0}
+    for c in per.values():
+        for r, n in c["reasons"].items():
+            reasons[r] = reasons.get(r, 0) + n
+        for k, n in c["duplicates"].items():
+            dups[k] = dups.get(k, 0) + n
+    return {
+        "batch": batch,
+        "rows_in": sum(f["rows_in"] for f in files),
+        "rows_clean": rows_clean,
+        "rows_quarantined": sum(f["rows_quarantined"] for f in files),
+        "rows_duplicate": sum(f["rows_duplicate"] for f in files),
+        "duplicates": dups,
+        "quarantine_reasons": dict(sorted(reasons.items())),
+        "sources": files,
+        "reference": reference,
+        "event_dates": sorted(d.isoformat() for d in dates),
+    }
+
+
+def run_applications(spark: SparkSession, req: RunRequest, *, timer: Timer) -> int:
+    """Derive applications from the whole curated events table; returns the row count."""
+    with timer.stage("applications"):
+        events = spark.read.parquet(req.table("events"))
+        catalog = spark.read.parquet(req.table("catalog")) if req.catalog else None
+        apps = to_applications(events, catalog=catalog, calendar=req.config.calendar,
+                               time_zone=req.config.ingest.time_zone, as_of=req.end)
+        io.write_table(apps, req.table("applications"), schemas.load("applications"))
+        return spark.read.parquet(req.table("applications")).count()
+
+
+def run_pipeline(spark: SparkSession, req: RunRequest, *,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Run every stage that exists, write ``manifest.json`` and return it."""
+    timer = Timer()
+    started = dt.datetime.now(dt.timezone.utc)
+    say = progress or (lambda _m: None)
+    counts = run_ingest(spark, req, timer=timer, progress=say)
+    say("deriving applications")
+    n_apps = run_applications(spark, req, timer=timer)
+    config_hash = req.config.hash(req.mapping.raw)
+    manifest = {
+        "manifest_version": 1,
+        "run_id": hashlib.sha256(json.dumps(
+            [config_hash, counts["batch"], req.end.isoformat()]).encode()).hexdigest()[:16],
+        "status": "succeeded",
+        "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "run_end": req.end.isoformat(),
+        "source_mapping": req.mapping.name,
+        **counts,
+        "applications": n_apps,
+        "stages": timer.stages,
+        "versions": _versions(spark),
+        "config": req.config.to_dict(),
+        "config_hash": config_hash,
+        "pseudonym_key_id": key_id(req.key),
+        "outputs": {t: req.table(t) for t in
+                    ("events", "quarantine", "applications", "catalog", "roster")
+                    if t not in ("catalog", "roster") or counts["reference"].get(t)},
+    }
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+    io.write_text(spark, req.table(MANIFEST), text)
+    io.write_text(spark, req.table(f"manifests/{manifest['run_id']}.json"), text)
+    return manifest
