@@ -24,8 +24,9 @@ def iso_weekday(date: Column) -> Column:
 
 def is_working_day(date: Column, calendar: CalendarConfig) -> Column:
     """True on working days: not a weekend day unless a make-up day, and not a holiday."""
-    weekend = iso_weekday(date).isin(*calendar.weekend_days) if calendar.weekend_days else F.lit(
-        False)
+    weekend = (
+        iso_weekday(date).isin(*calendar.weekend_days) if calendar.weekend_days else F.lit(False)
+    )
     makeup = date.isin(*calendar.makeup_workdays) if calendar.makeup_workdays else F.lit(False)
     holiday = date.isin(*calendar.holidays) if calendar.holidays else F.lit(False)
     return (~weekend | makeup) & ~holiday
@@ -40,9 +41,11 @@ def add_working_days(start: Column, days: Column, calendar: CalendarConfig) -> C
     span = days * 2 + 40
     candidates = F.sequence(F.date_add(start, 1), F.date_add(start, span))
     working = F.filter(candidates, lambda d: is_working_day(d, calendar))
-    return (F.when(days.isNull(), F.lit(None).cast("date"))
-            .when(days <= 0, start)
-            .otherwise(F.try_element_at(working, days)))
+    return (
+        F.when(days.isNull(), F.lit(None).cast("date"))
+        .when(days <= 0, start)
+        .otherwise(F.try_element_at(working, days))
+    )
 
 
 def to_applications(
@@ -75,27 +78,32 @@ def to_applications(
         F.max(C.ENDED_AT).alias("_last_end"),
         F.sum(F.col(C.ENDED_AT).isNull().cast("int")).alias("_open_steps"),
         F.count(F.lit(1)).cast("int").alias(C.N_STEPS),
-        F.count_distinct(F.when(F.col(C.PHYSICAL_VISIT), local_date)).cast("int").alias(
-            C.N_VISITS),
+        F.count_distinct(F.when(F.col(C.PHYSICAL_VISIT), local_date)).cast("int").alias(C.N_VISITS),
         F.array_sort(F.collect_set(C.CHANNEL)).alias(C.CHANNELS_USED),
         F.min_by(C.CHANNEL, order).alias(C.FIRST_CHANNEL),
         F.max_by(C.SATISFACTION, sat_order).alias(C.SATISFACTION),
     )
     apps = apps.withColumn(C.IS_OPEN, F.col("_open_steps") > 0).withColumn(
-        C.COMPLETED_AT, F.when(~F.col(C.IS_OPEN), F.col("_last_end")))
+        C.COMPLETED_AT, F.when(~F.col(C.IS_OPEN), F.col("_last_end"))
+    )
     apps = apps.withColumn(C.APPLIED_DATE, F.to_date(F.from_utc_timestamp(C.APPLIED_AT, time_zone)))
     if catalog is not None:
-        cat = catalog.select(F.col(C.SERVICE_ITEM).alias("_item"),
-                             F.col(C.DEPARTMENT).alias("_cat_department"),
-                             F.col(C.TIME_LIMIT_DAYS).alias(C.TIME_LIMIT_DAYS))
+        cat = catalog.select(
+            F.col(C.SERVICE_ITEM).alias("_item"),
+            F.col(C.DEPARTMENT).alias("_cat_department"),
+            F.col(C.TIME_LIMIT_DAYS).alias(C.TIME_LIMIT_DAYS),
+        )
         apps = apps.join(F.broadcast(cat), apps[C.SERVICE_ITEM] == cat["_item"], "left").drop(
-            "_item")
+            "_item"
+        )
     else:
         apps = apps.withColumn("_cat_department", F.lit(None).cast("string")).withColumn(
-            C.TIME_LIMIT_DAYS, F.lit(None).cast("int"))
+            C.TIME_LIMIT_DAYS, F.lit(None).cast("int")
+        )
     apps = apps.withColumn(C.DEPARTMENT, F.coalesce("_cat_department", "_first_department"))
-    apps = apps.withColumn(C.DUE_DATE, add_working_days(
-        F.col(C.APPLIED_DATE), F.col(C.TIME_LIMIT_DAYS), calendar))
+    apps = apps.withColumn(
+        C.DUE_DATE, add_working_days(F.col(C.APPLIED_DATE), F.col(C.TIME_LIMIT_DAYS), calendar)
+    )
     as_of_date = F.lit(as_of.astimezone(dt.timezone.utc).replace(tzinfo=None)).cast("timestamp")
     as_of_local = F.to_date(F.from_utc_timestamp(as_of_date, time_zone))
     completed_local = F.to_date(F.from_utc_timestamp(C.COMPLETED_AT, time_zone))
@@ -107,4 +115,5 @@ def to_applications(
         .otherwise(F.lit(OnTime.OPEN_OVERDUE))
     )
     return apps.withColumn(C.ON_TIME_STATUS, status).drop(
-        "_first_department", "_cat_department", "_last_end", "_open_steps")
+        "_first_department", "_cat_department", "_last_end", "_open_steps"
+    )

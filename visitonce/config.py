@@ -89,16 +89,18 @@ def load_config(path: str | Path | None) -> Config:
     sections = {"ingest": IngestConfig, "calendar": CalendarConfig}
     unknown = set(raw) - set(sections)
     if unknown:
-        raise ConfigError(f"config file {p}: unknown section(s) {sorted(unknown)}; "
-                          f"known: {sorted(sections)}")
+        raise ConfigError(
+            f"config file {p}: unknown section(s) {sorted(unknown)}; known: {sorted(sections)}"
+        )
     built: dict[str, Any] = {}
     for name, cls in sections.items():
         values = dict(raw.get(name) or {})
         known = {f.name for f in dataclasses.fields(cls)}
         bad = set(values) - known
         if bad:
-            raise ConfigError(f"config file {p}: unknown key(s) {sorted(bad)} in {name}; "
-                              f"known: {sorted(known)}")
+            raise ConfigError(
+                f"config file {p}: unknown key(s) {sorted(bad)} in {name}; known: {sorted(known)}"
+            )
         if name == "calendar":
             for key in ("holidays", "makeup_workdays"):
                 if key in values:
@@ -116,5 +118,6 @@ def check_time_zone(name: str, where: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ConfigError(f"{where}: unknown time zone {name!r} (use an IANA name such as "
-                          "Asia/Shanghai)") from e
+        raise ConfigError(
+            f"{where}: unknown time zone {name!r} (use an IANA name such as Asia/Shanghai)"
+        ) from e

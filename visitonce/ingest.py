@@ -32,7 +32,9 @@ _TRUE = ("true", "t", "yes", "y", "1", "是")
 _FALSE = ("false", "f", "no", "n", "0", "否")
 # ISO 8601 date-time: date, optional time, optional offset. Guards try_cast, which would
 # otherwise accept Spark's special strings ('yesterday', 'now', 'epoch') as timestamps.
-_ISO = r"^\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
+_ISO = (
+    r"^\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
+)
 _HAS_OFFSET = r"[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
 
 
@@ -84,8 +86,9 @@ def to_canonical(raw: DataFrame, *, mapping: SourceMapping) -> DataFrame:
 
 def with_pseudonyms(df: DataFrame, *, key: bytes) -> DataFrame:
     """Replace ``citizen_id`` and ``official`` by keyed pseudonyms (HMAC-SHA256)."""
-    return df.withColumn(C.CITIZEN_ID, pseudonym(F.col(C.CITIZEN_ID), key=key, domain="citizen"))\
-        .withColumn(C.OFFICIAL, pseudonym(F.col(C.OFFICIAL), key=key, domain="official"))
+    return df.withColumn(
+        C.CITIZEN_ID, pseudonym(F.col(C.CITIZEN_ID), key=key, domain="citizen")
+    ).withColumn(C.OFFICIAL, pseudonym(F.col(C.OFFICIAL), key=key, domain="official"))
 
 
 def with_values_json(df: DataFrame) -> DataFrame:
@@ -111,8 +114,9 @@ def parse_bool(col: Column) -> Column:
 def parse_int(col: Column) -> Column:
     """An integer written as digits (optionally ``.0``); anything else null."""
     s = F.trim(col)
-    return F.when(s.rlike(r"^[+-]?\d{1,9}(\.0*)?$"), F.regexp_extract(s, r"^([+-]?\d+)", 1)
-                  .try_cast("int"))
+    return F.when(
+        s.rlike(r"^[+-]?\d{1,9}(\.0*)?$"), F.regexp_extract(s, r"^([+-]?\d+)", 1).try_cast("int")
+    )
 
 
 def parse_timestamp(col: Column, *, formats: Sequence[str], time_zone: str) -> Column:
@@ -152,8 +156,10 @@ def with_parsed(
     """
     tz = mapping.time_zone or time_zone
     raw = {c: F.col(c) for c in C.TIMESTAMP_COLUMNS}
-    ts = {c: parse_timestamp(raw[c], formats=mapping.timestamps.get(c, ()), time_zone=tz)
-          for c in C.TIMESTAMP_COLUMNS}
+    ts = {
+        c: parse_timestamp(raw[c], formats=mapping.timestamps.get(c, ()), time_zone=tz)
+        for c in C.TIMESTAMP_COLUMNS
+    }
     out = df
     for c in C.TIMESTAMP_COLUMNS:
         out = out.withColumn(f"_raw_{c}", raw[c]).withColumn(c, ts[c])
@@ -172,8 +178,10 @@ def with_parsed(
         out = out.withColumn(
             C.STARTED_AT,
             F.coalesce(F.col(C.STARTED_AT), F.lag(C.ENDED_AT).over(w), F.col(C.ENDED_AT)),
-        ).withColumn(f"_raw_{C.STARTED_AT}", F.coalesce(
-            F.col(f"_raw_{C.STARTED_AT}"), F.col(C.STARTED_AT).cast("string")))
+        ).withColumn(
+            f"_raw_{C.STARTED_AT}",
+            F.coalesce(F.col(f"_raw_{C.STARTED_AT}"), F.col(C.STARTED_AT).cast("string")),
+        )
 
     pv_raw = F.col(C.PHYSICAL_VISIT)
     pv = parse_bool(pv_raw)
@@ -181,7 +189,8 @@ def with_parsed(
         pv = F.coalesce(pv, F.col(C.CHANNEL).isin(*mapping.physical_visit_channels))
     out = out.withColumn("_raw_pv", pv_raw).withColumn(C.PHYSICAL_VISIT, pv)
     out = out.withColumn("_raw_sat", F.col(C.SATISFACTION)).withColumn(
-        C.SATISFACTION, parse_int(F.col(C.SATISFACTION)))
+        C.SATISFACTION, parse_int(F.col(C.SATISFACTION))
+    )
 
     if catalog_items is not None:
         items = catalog_items.select(F.col(C.SERVICE_ITEM).alias("_cat_item")).distinct()
@@ -190,29 +199,42 @@ def with_parsed(
     else:
         out = out.withColumn(_IN_CATALOG, F.lit(True))
 
-    missing = [F.when(F.col(f"_raw_{c}" if c in C.TIMESTAMP_COLUMNS else c).isNull(), F.lit(c))
-               for c in C.REQUIRED_EVENT_COLUMNS]
-    bad_ts = [F.when(F.col(f"_raw_{c}").isNotNull() & F.col(c).isNull(), F.lit(c))
-              for c in C.TIMESTAMP_COLUMNS]
+    missing = [
+        F.when(F.col(f"_raw_{c}" if c in C.TIMESTAMP_COLUMNS else c).isNull(), F.lit(c))
+        for c in C.REQUIRED_EVENT_COLUMNS
+    ]
+    bad_ts = [
+        F.when(F.col(f"_raw_{c}").isNotNull() & F.col(c).isNull(), F.lit(c))
+        for c in C.TIMESTAMP_COLUMNS
+    ]
     latest = F.lit(latest_allowed.astimezone(dt.timezone.utc).replace(tzinfo=None)).cast(
-        "timestamp")
+        "timestamp"
+    )
     future = [F.when(F.col(c) > latest, F.lit(c)) for c in C.TIMESTAMP_COLUMNS]
     bad_vocab = [
-        F.when(F.col(C.CHANNEL).isNotNull() & ~F.col(C.CHANNEL).isin(*C.CHANNELS),
-               F.concat(F.lit("channel="), F.col(C.CHANNEL))),
-        F.when(F.col(C.CITIZEN_TYPE).isNotNull() & ~F.col(C.CITIZEN_TYPE).isin(*C.CITIZEN_TYPES),
-               F.concat(F.lit("citizen_type="), F.col(C.CITIZEN_TYPE))),
+        F.when(
+            F.col(C.CHANNEL).isNotNull() & ~F.col(C.CHANNEL).isin(*C.CHANNELS),
+            F.concat(F.lit("channel="), F.col(C.CHANNEL)),
+        ),
+        F.when(
+            F.col(C.CITIZEN_TYPE).isNotNull() & ~F.col(C.CITIZEN_TYPE).isin(*C.CITIZEN_TYPES),
+            F.concat(F.lit("citizen_type="), F.col(C.CITIZEN_TYPE)),
+        ),
     ]
 
     def _present(parts: list[Column]) -> Column:
         return F.filter(F.array(*parts), lambda x: x.isNotNull())
 
-    out = out.withColumn("_missing", _present(missing)).withColumn(
-        "_bad_ts", _present(bad_ts)).withColumn("_future", _present(future)).withColumn(
-        "_bad_vocab", _present(bad_vocab))
+    out = (
+        out.withColumn("_missing", _present(missing))
+        .withColumn("_bad_ts", _present(bad_ts))
+        .withColumn("_future", _present(future))
+        .withColumn("_bad_vocab", _present(bad_vocab))
+    )
     sat_bad = F.col("_raw_sat").isNotNull() & (
         F.col(C.SATISFACTION).isNull()
-        | ~F.col(C.SATISFACTION).between(C.SATISFACTION_MIN, C.SATISFACTION_MAX))
+        | ~F.col(C.SATISFACTION).between(C.SATISFACTION_MIN, C.SATISFACTION_MAX)
+    )
     pv_bad = F.col("_raw_pv").isNotNull() & parse_bool(F.col("_raw_pv")).isNull()
     end_before = F.col(C.ENDED_AT) < F.col(C.STARTED_AT)
     arrival_after = F.col(C.ARRIVED_AT) > F.col(C.STARTED_AT)
@@ -221,36 +243,75 @@ def with_parsed(
         any_dur_bad = any_dur_bad | cond
     checks: list[tuple[Column, str, Column]] = [
         (F.col(CORRUPT).isNotNull(), Reason.MALFORMED_ROW, F.lit("line does not parse")),
-        (F.size("_missing") > 0, Reason.MISSING_REQUIRED,
-         F.concat(F.lit("empty: "), F.array_join("_missing", ","))),
-        ((F.size("_bad_ts") > 0) | any_dur_bad, Reason.BAD_TIMESTAMP,
-         F.concat(F.lit("unparseable: "), F.array_join("_bad_ts", ","))),
+        (
+            F.size("_missing") > 0,
+            Reason.MISSING_REQUIRED,
+            F.concat(F.lit("empty: "), F.array_join("_missing", ",")),
+        ),
+        (
+            (F.size("_bad_ts") > 0) | any_dur_bad,
+            Reason.BAD_TIMESTAMP,
+            F.concat(F.lit("unparseable: "), F.array_join("_bad_ts", ",")),
+        ),
         (F.size("_bad_vocab") > 0, Reason.BAD_VOCABULARY, F.array_join("_bad_vocab", ",")),
-        (sat_bad, Reason.BAD_SATISFACTION,
-         F.concat(F.lit("satisfaction="), F.col("_raw_sat"))),
+        (sat_bad, Reason.BAD_SATISFACTION, F.concat(F.lit("satisfaction="), F.col("_raw_sat"))),
         (pv_bad, Reason.BAD_BOOLEAN, F.concat(F.lit("physical_visit="), F.col("_raw_pv"))),
-        (F.coalesce(end_before, F.lit(False)), Reason.END_BEFORE_START,
-         F.lit("ended_at < started_at")),
-        (F.coalesce(arrival_after, F.lit(False)), Reason.ARRIVAL_AFTER_START,
-         F.lit("arrived_at > started_at")),
-        (F.size("_future") > 0, Reason.FUTURE_TIMESTAMP,
-         F.concat(F.lit("after run end: "), F.array_join("_future", ","))),
-        (~F.col(_IN_CATALOG), Reason.UNKNOWN_SERVICE_ITEM,
-         F.concat(F.lit("service_item="), F.coalesce(F.col(C.SERVICE_ITEM), F.lit("")))),
+        (
+            F.coalesce(end_before, F.lit(False)),
+            Reason.END_BEFORE_START,
+            F.lit("ended_at < started_at"),
+        ),
+        (
+            F.coalesce(arrival_after, F.lit(False)),
+            Reason.ARRIVAL_AFTER_START,
+            F.lit("arrived_at > started_at"),
+        ),
+        (
+            F.size("_future") > 0,
+            Reason.FUTURE_TIMESTAMP,
+            F.concat(F.lit("after run end: "), F.array_join("_future", ",")),
+        ),
+        (
+            ~F.col(_IN_CATALOG),
+            Reason.UNKNOWN_SERVICE_ITEM,
+            F.concat(F.lit("service_item="), F.coalesce(F.col(C.SERVICE_ITEM), F.lit(""))),
+        ),
     ]
     reasons = _present([_reason(cond, code) for cond, code, _ in checks])
     details = _present([F.when(cond, d) for cond, _, d in checks])
-    out = out.withColumn(C.REASONS, reasons).withColumn(
-        C.REASON, F.try_element_at(C.REASONS, F.lit(1))).withColumn(C.DETAIL, F.try_element_at(details, F.lit(1)))
+    out = (
+        out.withColumn(C.REASONS, reasons)
+        .withColumn(C.REASON, F.try_element_at(C.REASONS, F.lit(1)))
+        .withColumn(C.DETAIL, F.try_element_at(details, F.lit(1)))
+    )
 
-    derived_id = F.concat(F.lit("d_"), F.substring(F.sha2(F.concat_ws(
-        "|", F.col(C.APPLICATION_ID), F.col(C.STEP), F.col(C.DEPARTMENT),
-        F.unix_micros(F.col(C.STARTED_AT)).cast("string")), 256), 1, 32))
+    derived_id = F.concat(
+        F.lit("d_"),
+        F.substring(
+            F.sha2(
+                F.concat_ws(
+                    "|",
+                    F.col(C.APPLICATION_ID),
+                    F.col(C.STEP),
+                    F.col(C.DEPARTMENT),
+                    F.unix_micros(F.col(C.STARTED_AT)).cast("string"),
+                ),
+                256,
+            ),
+            1,
+            32,
+        ),
+    )
     out = out.withColumn(C.EVENT_ID, F.coalesce(F.col(C.EVENT_ID), derived_id))
     out = out.withColumn(C.EVENT_DATE, F.to_date(F.from_utc_timestamp(C.STARTED_AT, time_zone)))
     out = out.withColumn(C.SOURCE, F.lit(mapping.name))
     scratch = [c for c in out.columns if c.startswith(("_raw_", _DUR))] + [
-        "_missing", "_bad_ts", "_future", "_bad_vocab", _IN_CATALOG]
+        "_missing",
+        "_bad_ts",
+        "_future",
+        "_bad_vocab",
+        _IN_CATALOG,
+    ]
     return out.drop(*scratch)
 
 
@@ -272,16 +333,26 @@ def flag_duplicates(df: DataFrame) -> DataFrame:
     filled = sum((F.col(c).isNotNull().cast("int") for c in C.EVENT_COLUMNS), F.lit(0))
     valid = F.col(C.REASON).isNull()
     w = Window.partitionBy(valid, C.SOURCE, C.EVENT_ID).orderBy(
-        F.col(C.ENDED_AT).isNull(), F.col(C.ENDED_AT).desc(), filled.desc(), row_json)
+        F.col(C.ENDED_AT).isNull(), F.col(C.ENDED_AT).desc(), filled.desc(), row_json
+    )
     out = df.withColumn("_row_json", row_json).withColumn("_rn", F.row_number().over(w))
     out = out.withColumn("_kept_json", F.first("_row_json").over(w))
-    status = (F.when(~valid, F.lit(QUARANTINED))
-              .when(F.col("_rn") == 1, F.lit(CLEAN)).otherwise(F.lit(DUPLICATE)))
-    kind = F.when(status == DUPLICATE, F.when(
-        F.col("_row_json") == F.col("_kept_json"), F.lit(C.DUPLICATE_EXACT)
-    ).otherwise(F.lit(C.DUPLICATE_SAME_EVENT)))
-    return out.withColumn(STATUS, status).withColumn(DUPLICATE_KIND, kind).drop(
-        "_row_json", "_rn", "_kept_json")
+    status = (
+        F.when(~valid, F.lit(QUARANTINED))
+        .when(F.col("_rn") == 1, F.lit(CLEAN))
+        .otherwise(F.lit(DUPLICATE))
+    )
+    kind = F.when(
+        status == DUPLICATE,
+        F.when(F.col("_row_json") == F.col("_kept_json"), F.lit(C.DUPLICATE_EXACT)).otherwise(
+            F.lit(C.DUPLICATE_SAME_EVENT)
+        ),
+    )
+    return (
+        out.withColumn(STATUS, status)
+        .withColumn(DUPLICATE_KIND, kind)
+        .drop("_row_json", "_rn", "_kept_json")
+    )
 
 
 def summarize_status(tagged: DataFrame) -> DataFrame:
@@ -292,8 +363,15 @@ def summarize_status(tagged: DataFrame) -> DataFrame:
 def to_quarantine(tagged: DataFrame, *, table: str, batch: str) -> DataFrame:
     """Quarantined rows in the quarantine contract's shape."""
     return tagged.where(F.col(STATUS) == QUARANTINED).select(
-        C.REASON, C.REASONS, C.DETAIL, C.SOURCE, C.SOURCE_FILE, C.VALUES,
-        F.lit(table).alias(C.TABLE), F.lit(batch).alias(C.BATCH))
+        C.REASON,
+        C.REASONS,
+        C.DETAIL,
+        C.SOURCE,
+        C.SOURCE_FILE,
+        C.VALUES,
+        F.lit(table).alias(C.TABLE),
+        F.lit(batch).alias(C.BATCH),
+    )
 
 
 def to_clean(tagged: DataFrame) -> DataFrame:
@@ -304,34 +382,59 @@ def to_clean(tagged: DataFrame) -> DataFrame:
 # --- reference tables -----------------------------------------------------------------------------
 
 
-def _reference_status(df: DataFrame, key: Sequence[str], checks: list[tuple[Column, str, Column]],
-                      *, source: str) -> DataFrame:
+def _reference_status(
+    df: DataFrame, key: Sequence[str], checks: list[tuple[Column, str, Column]], *, source: str
+) -> DataFrame:
     """Shared tail of catalog/roster validation: reasons, duplicate keys, status, values JSON."""
-    present = F.filter(F.array(*[_reason(c, code) for c, code, _ in checks]),
-                       lambda x: x.isNotNull())
+    present = F.filter(
+        F.array(*[_reason(c, code) for c, code, _ in checks]), lambda x: x.isNotNull()
+    )
     details = F.filter(F.array(*[F.when(c, d) for c, _, d in checks]), lambda x: x.isNotNull())
-    out = df.withColumn(C.REASONS, present).withColumn(C.DETAIL, F.try_element_at(details, F.lit(1)))
+    out = df.withColumn(C.REASONS, present).withColumn(
+        C.DETAIL, F.try_element_at(details, F.lit(1))
+    )
     # A second row for the same key is a conflict the data owner must resolve: keep the first in
     # a fixed order of values, quarantine the rest.
     valid = F.size(C.REASONS) == 0
     w = Window.partitionBy(valid, *key).orderBy(C.VALUES)
     out = out.withColumn("_rn", F.row_number().over(w))
     dup = valid & (F.col("_rn") > 1)
-    out = out.withColumn(C.REASONS, F.when(dup, F.array(F.lit(Reason.DUPLICATE_KEY)))
-                         .otherwise(F.col(C.REASONS)))
-    out = out.withColumn(C.DETAIL, F.when(dup, F.concat(F.lit("another row for "),
-                         F.concat_ws("/", *[F.col(k).cast("string") for k in key])))
-                         .otherwise(F.col(C.DETAIL)))
+    out = out.withColumn(
+        C.REASONS, F.when(dup, F.array(F.lit(Reason.DUPLICATE_KEY))).otherwise(F.col(C.REASONS))
+    )
+    out = out.withColumn(
+        C.DETAIL,
+        F.when(
+            dup,
+            F.concat(
+                F.lit("another row for "), F.concat_ws("/", *[F.col(k).cast("string") for k in key])
+            ),
+        ).otherwise(F.col(C.DETAIL)),
+    )
     out = out.withColumn(C.REASON, F.try_element_at(C.REASONS, F.lit(1)))
-    return out.withColumn(STATUS, F.when(F.col(C.REASON).isNull(), F.lit(CLEAN))
-                          .otherwise(F.lit(QUARANTINED))).withColumn(
-        C.SOURCE, F.lit(source)).withColumn(DUPLICATE_KIND, F.lit(None).cast("string")).drop("_rn")
+    return (
+        out.withColumn(
+            STATUS, F.when(F.col(C.REASON).isNull(), F.lit(CLEAN)).otherwise(F.lit(QUARANTINED))
+        )
+        .withColumn(C.SOURCE, F.lit(source))
+        .withColumn(DUPLICATE_KIND, F.lit(None).cast("string"))
+        .drop("_rn")
+    )
 
 
 def _strings(df: DataFrame, names: Sequence[str]) -> DataFrame:
-    return df.select(*[(_nullify(F.col(f"`{n}`"), ("", "null", "NULL", "N/A")) if n in df.columns
-                        else F.lit(None).cast("string")).alias(n) for n in names],
-                     F.col(C.SOURCE_FILE), F.col(CORRUPT))
+    return df.select(
+        *[
+            (
+                _nullify(F.col(f"`{n}`"), ("", "null", "NULL", "N/A"))
+                if n in df.columns
+                else F.lit(None).cast("string")
+            ).alias(n)
+            for n in names
+        ],
+        F.col(C.SOURCE_FILE),
+        F.col(CORRUPT),
+    )
 
 
 def validate_catalog(raw: DataFrame) -> DataFrame:
@@ -346,22 +449,40 @@ def validate_catalog(raw: DataFrame) -> DataFrame:
     oc = parse_bool(F.col(C.ONLINE_CAPABLE))
     checks = [
         (F.col(CORRUPT).isNotNull(), Reason.MALFORMED_ROW, F.lit("line does not parse")),
-        (F.col(C.SERVICE_ITEM).isNull() | F.col(C.DEPARTMENT).isNull(), Reason.MISSING_REQUIRED,
-         F.lit("empty: service_item or department")),
-        (F.col(C.COMPLEXITY).isNotNull() & F.coalesce(~cx.between(1, 5), F.lit(True)),
-         Reason.BAD_NUMBER, F.concat(F.lit("complexity="), F.col(C.COMPLEXITY))),
-        (F.col(C.TIME_LIMIT_DAYS).isNotNull() & F.coalesce(tl < 0, F.lit(True)),
-         Reason.BAD_NUMBER, F.concat(F.lit("time_limit_days="), F.col(C.TIME_LIMIT_DAYS))),
-        (F.col(C.ONLINE_CAPABLE).isNotNull() & oc.isNull(), Reason.BAD_BOOLEAN,
-         F.concat(F.lit("online_capable="), F.col(C.ONLINE_CAPABLE))),
+        (
+            F.col(C.SERVICE_ITEM).isNull() | F.col(C.DEPARTMENT).isNull(),
+            Reason.MISSING_REQUIRED,
+            F.lit("empty: service_item or department"),
+        ),
+        (
+            F.col(C.COMPLEXITY).isNotNull() & F.coalesce(~cx.between(1, 5), F.lit(True)),
+            Reason.BAD_NUMBER,
+            F.concat(F.lit("complexity="), F.col(C.COMPLEXITY)),
+        ),
+        (
+            F.col(C.TIME_LIMIT_DAYS).isNotNull() & F.coalesce(tl < 0, F.lit(True)),
+            Reason.BAD_NUMBER,
+            F.concat(F.lit("time_limit_days="), F.col(C.TIME_LIMIT_DAYS)),
+        ),
+        (
+            F.col(C.ONLINE_CAPABLE).isNotNull() & oc.isNull(),
+            Reason.BAD_BOOLEAN,
+            F.concat(F.lit("online_capable="), F.col(C.ONLINE_CAPABLE)),
+        ),
     ]
     # Checks read the raw strings; the typed values ride along and replace them at the end.
     tagged = _reference_status(
         s.withColumn("_cx", cx).withColumn("_tl", tl).withColumn("_oc", oc),
-        [C.SERVICE_ITEM], checks, source="catalog")
-    return tagged.withColumn(C.COMPLEXITY, F.col("_cx")).withColumn(
-        C.TIME_LIMIT_DAYS, F.col("_tl")).withColumn(C.ONLINE_CAPABLE, F.col("_oc")).drop(
-        "_cx", "_tl", "_oc")
+        [C.SERVICE_ITEM],
+        checks,
+        source="catalog",
+    )
+    return (
+        tagged.withColumn(C.COMPLEXITY, F.col("_cx"))
+        .withColumn(C.TIME_LIMIT_DAYS, F.col("_tl"))
+        .withColumn(C.ONLINE_CAPABLE, F.col("_oc"))
+        .drop("_cx", "_tl", "_oc")
+    )
 
 
 def validate_roster(raw: DataFrame) -> DataFrame:
@@ -372,15 +493,32 @@ def validate_roster(raw: DataFrame) -> DataFrame:
     n = parse_int(F.col(C.OFFICIALS_ON_DUTY))
     checks = [
         (F.col(CORRUPT).isNotNull(), Reason.MALFORMED_ROW, F.lit("line does not parse")),
-        (F.col(C.DATE).isNull() | F.col(C.DEPARTMENT).isNull()
-         | F.col(C.OFFICIALS_ON_DUTY).isNull(), Reason.MISSING_REQUIRED,
-         F.lit("empty: date, department or officials_on_duty")),
-        (F.col(C.DATE).isNotNull() & d.isNull(), Reason.BAD_TIMESTAMP,
-         F.concat(F.lit("date="), F.col(C.DATE))),
-        (F.col(C.OFFICIALS_ON_DUTY).isNotNull() & F.coalesce(n < 0, F.lit(True)),
-         Reason.BAD_NUMBER, F.concat(F.lit("officials_on_duty="), F.col(C.OFFICIALS_ON_DUTY))),
+        (
+            F.col(C.DATE).isNull()
+            | F.col(C.DEPARTMENT).isNull()
+            | F.col(C.OFFICIALS_ON_DUTY).isNull(),
+            Reason.MISSING_REQUIRED,
+            F.lit("empty: date, department or officials_on_duty"),
+        ),
+        (
+            F.col(C.DATE).isNotNull() & d.isNull(),
+            Reason.BAD_TIMESTAMP,
+            F.concat(F.lit("date="), F.col(C.DATE)),
+        ),
+        (
+            F.col(C.OFFICIALS_ON_DUTY).isNotNull() & F.coalesce(n < 0, F.lit(True)),
+            Reason.BAD_NUMBER,
+            F.concat(F.lit("officials_on_duty="), F.col(C.OFFICIALS_ON_DUTY)),
+        ),
     ]
-    tagged = _reference_status(s.withColumn("_d", d).withColumn("_n", n),
-                               ["_d", C.DEPARTMENT, C.CENTER], checks, source="roster")
-    return tagged.withColumn(C.DATE, F.col("_d")).withColumn(
-        C.OFFICIALS_ON_DUTY, F.col("_n")).drop("_d", "_n")
+    tagged = _reference_status(
+        s.withColumn("_d", d).withColumn("_n", n),
+        ["_d", C.DEPARTMENT, C.CENTER],
+        checks,
+        source="roster",
+    )
+    return (
+        tagged.withColumn(C.DATE, F.col("_d"))
+        .withColumn(C.OFFICIALS_ON_DUTY, F.col("_n"))
+        .drop("_d", "_n")
+    )

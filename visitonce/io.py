@@ -19,8 +19,16 @@ from visitonce.mapping import SourceMapping
 from visitonce.schemas import Contract, check_schema, conform
 
 CORRUPT = "_corrupt_record"
-_EXT_FORMAT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "jsonl", ".jsonl": "jsonl",
-               ".ndjson": "jsonl", ".parquet": "parquet", ".gz": None}
+_EXT_FORMAT = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".json": "jsonl",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".gz": None,
+}
 
 
 class InputError(ValueError):
@@ -197,3 +205,21 @@ def write_table(
     if contract.partition_by:
         writer = writer.partitionBy(*contract.partition_by)
     writer.parquet(uri)
+
+
+def check_local_input(uri: str, *, what: str, flag: str) -> None:
+    """Fail fast (before Spark starts) when a local input path matches nothing.
+
+    Remote URIs (s3a://, hdfs://) are checked later, through Hadoop, when Spark is up.
+    """
+    import glob
+    from urllib.parse import urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return
+    local = parsed.path if parsed.scheme == "file" else uri
+    if not glob.glob(local):
+        raise InputError(
+            f"{what} not found at {uri}: pass an existing file, folder or glob to {flag}"
+        )

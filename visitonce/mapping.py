@@ -23,8 +23,14 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
 FORMATS = ("auto", "csv", "jsonl", "parquet")
 UNITS_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 # Python codec names Spark's CSV reader understands for the encodings government systems use.
-ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030",
-             "gb2312": "GBK", "utf-16": "UTF-16"}
+ENCODINGS = {
+    "utf-8": "UTF-8",
+    "utf8": "UTF-8",
+    "gbk": "GBK",
+    "gb18030": "GB18030",
+    "gb2312": "GBK",
+    "utf-16": "UTF-16",
+}
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,22 @@ def load_mapping(name_or_path: str) -> SourceMapping:
     return parse_mapping(raw, where=str(path))
 
 
-_KEYS = {"name", "description", "format", "encoding", "delimiter", "multiline", "time_zone",
-         "columns", "constants", "values", "timestamps", "durations", "null_values", "derive"}
+_KEYS = {
+    "name",
+    "description",
+    "format",
+    "encoding",
+    "delimiter",
+    "multiline",
+    "time_zone",
+    "columns",
+    "constants",
+    "values",
+    "timestamps",
+    "durations",
+    "null_values",
+    "derive",
+}
 
 
 def parse_mapping(raw: Mapping[str, Any], *, where: str = "mapping") -> SourceMapping:
@@ -114,8 +134,10 @@ def parse_mapping(raw: Mapping[str, Any], *, where: str = "mapping") -> SourceMa
         value = dict(raw.get(section) or {})
         bad = set(value) - contract
         if bad:
-            raise ConfigError(f"{where}: {section} names {sorted(bad)}, which are not contract "
-                              f"columns ({', '.join(C.EVENT_COLUMNS)})")
+            raise ConfigError(
+                f"{where}: {section} names {sorted(bad)}, which are not contract "
+                f"columns ({', '.join(C.EVENT_COLUMNS)})"
+            )
         return value
 
     fmt = str(raw.get("format", "auto")).lower()
@@ -139,8 +161,9 @@ def parse_mapping(raw: Mapping[str, Any], *, where: str = "mapping") -> SourceMa
     timestamps = {}
     for target, formats in _targets("timestamps").items():
         if target not in C.TIMESTAMP_COLUMNS:
-            raise ConfigError(f"{where}: timestamps.{target}: only {C.TIMESTAMP_COLUMNS} "
-                              "are timestamps")
+            raise ConfigError(
+                f"{where}: timestamps.{target}: only {C.TIMESTAMP_COLUMNS} are timestamps"
+            )
         formats = [formats] if isinstance(formats, str) else list(formats or [])
         timestamps[target] = tuple(str(f) for f in formats)
 
@@ -148,24 +171,33 @@ def parse_mapping(raw: Mapping[str, Any], *, where: str = "mapping") -> SourceMa
     for i, d in enumerate(raw.get("durations") or []):
         try:
             unit = str(d.get("unit", "seconds"))
-            dur = Duration(column=str(d["column"]), unit=unit, target=str(d["target"]),
-                           anchor=str(d["anchor"]), sign=-1 if d.get("before") else 1)
+            dur = Duration(
+                column=str(d["column"]),
+                unit=unit,
+                target=str(d["target"]),
+                anchor=str(d["anchor"]),
+                sign=-1 if d.get("before") else 1,
+            )
         except (KeyError, AttributeError, TypeError) as e:
-            raise ConfigError(f"{where}: durations[{i}] needs column, target, anchor "
-                              "(and unit, before)") from e
+            raise ConfigError(
+                f"{where}: durations[{i}] needs column, target, anchor (and unit, before)"
+            ) from e
         if unit not in UNITS_SECONDS:
-            raise ConfigError(f"{where}: durations[{i}].unit {unit!r} is not one of "
-                              f"{', '.join(UNITS_SECONDS)}")
+            raise ConfigError(
+                f"{where}: durations[{i}].unit {unit!r} is not one of {', '.join(UNITS_SECONDS)}"
+            )
         if dur.target not in C.TIMESTAMP_COLUMNS or dur.anchor not in C.TIMESTAMP_COLUMNS:
-            raise ConfigError(f"{where}: durations[{i}]: target and anchor must be among "
-                              f"{C.TIMESTAMP_COLUMNS}")
+            raise ConfigError(
+                f"{where}: durations[{i}]: target and anchor must be among {C.TIMESTAMP_COLUMNS}"
+            )
         durations.append(dur)
 
     derive = dict(raw.get("derive") or {})
     bad_derive = set(derive) - {"started_at", "physical_visit"}
     if bad_derive:
-        raise ConfigError(f"{where}: derive supports started_at and physical_visit, "
-                          f"not {sorted(bad_derive)}")
+        raise ConfigError(
+            f"{where}: derive supports started_at and physical_visit, not {sorted(bad_derive)}"
+        )
     started = derive.get("started_at")
     if started not in (None, "previous_end"):
         raise ConfigError(f"{where}: derive.started_at must be 'previous_end'")

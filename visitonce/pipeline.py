@@ -75,17 +75,29 @@ Progress = Callable[[str], None]
 def _versions(spark: SparkSession) -> dict[str, str]:
     jvm = spark.sparkContext._jvm
     java = jvm.java.lang.System.getProperty("java.version") if jvm is not None else "?"
-    return {"visitonce": visitonce.__version__, "pyspark": pyspark.__version__,
-            "spark": spark.version, "python": platform.python_version(), "java": str(java)}
+    return {
+        "visitonce": visitonce.__version__,
+        "pyspark": pyspark.__version__,
+        "spark": spark.version,
+        "python": platform.python_version(),
+        "java": str(java),
+    }
 
 
 def _counts(summary: list[Any]) -> dict[str, dict[str, Any]]:
     """Per-file counts from ``ingest.summarize_status`` rows."""
     per: dict[str, dict[str, Any]] = {}
     for r in summary:
-        f = per.setdefault(r[C.SOURCE_FILE], {"rows_clean": 0, "rows_quarantined": 0,
-                                               "rows_duplicate": 0, "reasons": {},
-                                               "duplicates": {}})
+        f = per.setdefault(
+            r[C.SOURCE_FILE],
+            {
+                "rows_clean": 0,
+                "rows_quarantined": 0,
+                "rows_duplicate": 0,
+                "reasons": {},
+                "duplicates": {},
+            },
+        )
         n = int(r["count"])
         if r[ingest.STATUS] == ingest.CLEAN:
             f["rows_clean"] += n
@@ -110,9 +122,15 @@ def _reconcile(table: str, rows_in: dict[str, int], per: dict[str, dict[str, Any
             raise ReconciliationError(
                 f"{table}: {f}: {n_in} rows read but {out} accounted for "
                 f"(clean {c['rows_clean']}, quarantined {c['rows_quarantined']}, "
-                f"duplicate {c['rows_duplicate']}); outputs of this run must not be used")
-        rows.append({"file": f, "rows_in": n_in, **{k: c[k] for k in (
-            "rows_clean", "rows_quarantined", "rows_duplicate")}})
+                f"duplicate {c['rows_duplicate']}); outputs of this run must not be used"
+            )
+        rows.append(
+            {
+                "file": f,
+                "rows_in": n_in,
+                **{k: c[k] for k in ("rows_clean", "rows_quarantined", "rows_duplicate")},
+            }
+        )
     return rows
 
 
@@ -130,25 +148,33 @@ def _ingest_reference(
     spark: SparkSession, req: RunRequest, name: str, uri: str, batch: str
 ) -> tuple[DataFrame, dict[str, Any]]:
     raw = io.read_table_raw(spark, uri)
-    tagged = (ingest.validate_catalog(raw.df) if name == "catalog"
-              else ingest.validate_roster(raw.df)).persist(StorageLevel.MEMORY_AND_DISK)
+    tagged = (
+        ingest.validate_catalog(raw.df) if name == "catalog" else ingest.validate_roster(raw.df)
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     per = _counts(ingest.summarize_status(tagged).collect())
     files = _reconcile(name, _rows_in(raw.df), per)
     io.write_table(ingest.to_clean(tagged), req.table(name), schemas.load(name))
-    io.write_table(ingest.to_quarantine(tagged, table=name, batch=batch),
-                   req.table("quarantine"), schemas.load("quarantine"))
+    io.write_table(
+        ingest.to_quarantine(tagged, table=name, batch=batch),
+        req.table("quarantine"),
+        schemas.load("quarantine"),
+    )
     tagged.unpersist()
     totals = {k: sum(f[k] for f in files) for k in ("rows_in", "rows_clean", "rows_quarantined")}
     reasons: dict[str, int] = {}
     for c in per.values():
         for r, n in c["reasons"].items():
             reasons[r] = reasons.get(r, 0) + n
-    return spark.read.parquet(req.table(name)), {**totals, "quarantine_reasons": reasons,
-                                                 "files": [f["file"] for f in files]}
+    return spark.read.parquet(req.table(name)), {
+        **totals,
+        "quarantine_reasons": reasons,
+        "files": [f["file"] for f in files],
+    }
 
 
-def run_ingest(spark: SparkSession, req: RunRequest, *, timer: Timer,
-               progress: Progress | None = None) -> dict[str, Any]:
+def run_ingest(
+    spark: SparkSession, req: RunRequest, *, timer: Timer, progress: Progress | None = None
+) -> dict[str, Any]:
     """Ingest stage: reference tables, then events; returns the manifest's count sections."""
     say = progress or (lambda _m: None)
     with timer.stage("ingest"):
@@ -158,8 +184,9 @@ def run_ingest(spark: SparkSession, req: RunRequest, *, timer: Timer,
         catalog = None
         if req.catalog:
             say("validating the catalog")
-            catalog, reference["catalog"] = _ingest_reference(spark, req, "catalog", req.catalog,
-                                                              batch)
+            catalog, reference["catalog"] = _ingest_reference(
+                spark, req, "catalog", req.catalog, batch
+            )
         if req.roster:
             say("validating the roster")
             _, reference["roster"] = _ingest_reference(spark, req, "roster", req.roster, batch)
@@ -168,10 +195,14 @@ def run_ingest(spark: SparkSession, req: RunRequest, *, timer: Timer,
         canonical = ingest.with_values_json(ingest.with_pseudonyms(canonical, key=req.key))
         tolerance = dt.timedelta(hours=req.config.ingest.future_tolerance_hours)
         parsed = ingest.with_parsed(
-            canonical, mapping=req.mapping, time_zone=req.config.ingest.time_zone,
+            canonical,
+            mapping=req.mapping,
+            time_zone=req.config.ingest.time_zone,
             latest_allowed=req.end + tolerance,
-            catalog_items=catalog if (catalog is not None
-                                      and req.config.ingest.require_catalog_item) else None)
+            catalog_items=catalog
+            if (catalog is not None and req.config.ingest.require_catalog_item)
+            else None,
+        )
         tagged = ingest.flag_duplicates(parsed).persist(StorageLevel.MEMORY_AND_DISK)
         say("validating and deduplicating events")
         per = _counts(ingest.summarize_status(tagged).collect())
@@ -180,16 +211,23 @@ def run_ingest(spark: SparkSession, req: RunRequest, *, timer: Timer,
         clean = ingest.to_clean(tagged)
         dates = [r[0] for r in clean.select(C.EVENT_DATE).distinct().collect()]
         io.write_table(clean, req.table("events"), schemas.load("events"))
-        io.write_table(ingest.to_quarantine(tagged, table="events", batch=batch),
-                       req.table("quarantine"), schemas.load("quarantine"))
+        io.write_table(
+            ingest.to_quarantine(tagged, table="events", batch=batch),
+            req.table("quarantine"),
+            schemas.load("quarantine"),
+        )
         tagged.unpersist()
         rows_clean = sum(f["rows_clean"] for f in files)
         if dates:
-            written = spark.read.parquet(req.table("events")).where(
-                F.col(C.EVENT_DATE).isin(*dates)).count()
+            written = (
+                spark.read.parquet(req.table("events"))
+                .where(F.col(C.EVENT_DATE).isin(*dates))
+                .count()
+            )
             if written != rows_clean:
                 raise ReconciliationError(
-                    f"events: {rows_clean} clean rows but {written} in the written partitions")
+                    f"events: {rows_clean} clean rows but {written} in the written partitions"
+                )
     reasons: dict[str, int] = {}
     dups: dict[str, int] = {C.DUPLICATE_EXACT: 0, C.DUPLICATE_SAME_EVENT: 0}
     for c in per.values():
@@ -216,14 +254,20 @@ def run_applications(spark: SparkSession, req: RunRequest, *, timer: Timer) -> i
     with timer.stage("applications"):
         events = spark.read.parquet(req.table("events"))
         catalog = spark.read.parquet(req.table("catalog")) if req.catalog else None
-        apps = to_applications(events, catalog=catalog, calendar=req.config.calendar,
-                               time_zone=req.config.ingest.time_zone, as_of=req.end)
+        apps = to_applications(
+            events,
+            catalog=catalog,
+            calendar=req.config.calendar,
+            time_zone=req.config.ingest.time_zone,
+            as_of=req.end,
+        )
         io.write_table(apps, req.table("applications"), schemas.load("applications"))
         return spark.read.parquet(req.table("applications")).count()
 
 
-def run_pipeline(spark: SparkSession, req: RunRequest, *,
-                 progress: Progress | None = None) -> dict[str, Any]:
+def run_pipeline(
+    spark: SparkSession, req: RunRequest, *, progress: Progress | None = None
+) -> dict[str, Any]:
     """Run every stage that exists, write ``manifest.json`` and return it."""
     timer = Timer()
     started = dt.datetime.now(dt.timezone.utc)
@@ -234,8 +278,9 @@ def run_pipeline(spark: SparkSession, req: RunRequest, *,
     config_hash = req.config.hash(req.mapping.raw)
     manifest = {
         "manifest_version": 1,
-        "run_id": hashlib.sha256(json.dumps(
-            [config_hash, counts["batch"], req.end.isoformat()]).encode()).hexdigest()[:16],
+        "run_id": hashlib.sha256(
+            json.dumps([config_hash, counts["batch"], req.end.isoformat()]).encode()
+        ).hexdigest()[:16],
         "status": "succeeded",
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -248,11 +293,72 @@ def run_pipeline(spark: SparkSession, req: RunRequest, *,
         "config": req.config.to_dict(),
         "config_hash": config_hash,
         "pseudonym_key_id": key_id(req.key),
-        "outputs": {t: req.table(t) for t in
-                    ("events", "quarantine", "applications", "catalog", "roster")
-                    if t not in ("catalog", "roster") or counts["reference"].get(t)},
+        "outputs": {
+            t: req.table(t)
+            for t in ("events", "quarantine", "applications", "catalog", "roster")
+            if t not in ("catalog", "roster") or counts["reference"].get(t)
+        },
     }
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     io.write_text(spark, req.table(MANIFEST), text)
     io.write_text(spark, req.table(f"manifests/{manifest['run_id']}.json"), text)
     return manifest
+
+
+def parse_end(value: str | None, *, time_zone: str) -> dt.datetime:
+    """The run's end from ``--end`` (ISO date or date-time; local to ``time_zone`` without an
+    offset); now when absent."""
+    from zoneinfo import ZoneInfo
+
+    from visitonce.config import ConfigError
+
+    if not value:
+        return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as e:
+        raise ConfigError(
+            f"--end {value!r} is not an ISO date or date-time "
+            "(e.g. 2026-04-01 or 2026-04-01T00:00:00+08:00)"
+        ) from e
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(time_zone))
+    return parsed
+
+
+def make_request(
+    *,
+    events: str,
+    out: str,
+    catalog: str | None,
+    roster: str | None,
+    source: str = "canonical",
+    config_file: str | None = None,
+    end: str | None = None,
+) -> RunRequest:
+    """Validate command-line style arguments into a RunRequest, before any Spark work.
+
+    Raises ConfigError / InputError / MissingKeyError with one-line, actionable messages.
+    """
+    from visitonce.config import load_config
+    from visitonce.mapping import load_mapping
+    from visitonce.pseudonym import key_from_env
+
+    key = key_from_env()
+    config = load_config(config_file)
+    mapping = load_mapping(source)
+    io.check_local_input(events, what="events input", flag="--events")
+    if catalog:
+        io.check_local_input(catalog, what="catalog", flag="--catalog")
+    if roster:
+        io.check_local_input(roster, what="roster", flag="--roster")
+    return RunRequest(
+        events=events,
+        out=out,
+        mapping=mapping,
+        key=key,
+        end=parse_end(end, time_zone=config.ingest.time_zone),
+        catalog=catalog,
+        roster=roster,
+        config=config,
+    )

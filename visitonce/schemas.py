@@ -218,15 +218,19 @@ def check_schema(df: DataFrame, contract: Contract, *, extra_ok: bool = False) -
             )
     if not extra_ok:
         known = set(contract.names)
-        problems += [f"{contract.table}: column {n} not in contract" for n in actual if n not in known]
+        problems += [
+            f"{contract.table}: column {n} not in contract" for n in actual if n not in known
+        ]
     return problems
 
 
 def conform(df: DataFrame, contract: Contract) -> DataFrame:
-    """Select the contract's columns in order, cast to the contract types; fail if one is missing."""
+    """Select the contract's columns in order, cast to its types; fail if one is missing."""
     from pyspark.sql import functions as F
 
     missing = [n for n in contract.names if n not in df.columns]
     if missing:
         raise ValueError(f"{contract.table}: transform did not produce {', '.join(missing)}")
-    return df.select(*[F.col(c.name).cast(spark_type(c.type)).alias(c.name) for c in contract.columns])
+    return df.select(
+        *[F.col(c.name).cast(spark_type(c.type)).alias(c.name) for c in contract.columns]
+    )

@@ -1,0 +1,44 @@
+# visitonce: two commands on a fresh machine.
+#   make demo   set up, generate a synthetic city, run the whole pipeline, print where outputs are
+#   make test   set up, run the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup java demo test lint bench clean
+
+setup: java $(STAMP)
+
+# pyspark and pyspark-client are pinned to the same release in pyproject.toml, and every other
+# package to the versions in constraints.txt, so a fresh setup reproduces the tested stack.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+# Spark 4 needs Java 17 or newer.
+java:
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1); \
+	if [ -n "$$v" ] && [ "$$v" -ge 17 ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Java 17+ not found: installing Debian's openjdk-17-jre-headless"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	else \
+	  echo "Java 17 or newer is required (found: $${v:-none}). Install it, e.g. 'sudo apt-get install openjdk-17-jre-headless' (Debian/Ubuntu) or 'brew install openjdk@17' (macOS), then rerun make."; \
+	  exit 1; \
+	fi
+
+demo: setup
+	$(BIN)/visitonce demo --out demo-out
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check visitonce jobs tests
+	$(BIN)/ruff format --check visitonce jobs tests
+
+clean:
+	rm -rf demo-out .pytest_cache

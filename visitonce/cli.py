@@ -1,0 +1,267 @@
+"""Command line: ``visitonce generate | run | demo`` (DESIGN.md §5).
+
+Every failure a user can cause (a wrong argument, a missing file, an unknown mapping, no key)
+ends with one line on stderr that says what to do, and a non-zero exit code; set
+``VISITONCE_DEBUG=1`` to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="visitonce: analytics engine for digitized government service logs.",
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL = 1
+
+
+class UserError(Exception):
+    """Raised for problems the user can fix; printed as one line."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from visitonce.config import ConfigError
+    from visitonce.io import InputError
+    from visitonce.pipeline import ReconciliationError
+    from visitonce.pseudonym import MissingKeyError
+
+    return (
+        UserError,
+        ConfigError,
+        InputError,
+        MissingKeyError,
+        ReconciliationError,
+        ValueError,
+        FileNotFoundError,
+        PermissionError,
+    )
+
+
+def _generate(
+    out_dir: Path, *, events: int, seed: int, days: int, start: str, fmt: str, clean: bool
+) -> dict[str, Any]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from visitonce.generate import generate
+
+    try:
+        start_date = dt.date.fromisoformat(start)
+    except ValueError as e:
+        raise UserError(f"--start {start!r} is not an ISO date (e.g. 2026-03-01)") from e
+    with Progress(
+        TextColumn("generating"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} events"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("generate", total=events)
+        truth = generate(
+            out_dir,
+            n_events=events,
+            seed=seed,
+            start=start_date,
+            days=days,
+            fmt=fmt,
+            dirty=not clean,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    return truth
+
+
+@app.command("generate")
+def generate_cmd(
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Folder to write events/, catalog.csv, roster.csv and truth.json into."
+        ),
+    ],
+    events: Annotated[int, typer.Option("--events", help="Number of valid events.")] = 200_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 7,
+    days: Annotated[int, typer.Option("--days", help="Days of logs.")] = 31,
+    start: Annotated[str, typer.Option("--start", help="First day (ISO date).")] = "2026-03-01",
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")] = "csv",
+    clean: Annotated[bool, typer.Option("--clean", help="No planted dirty rows.")] = False,
+) -> None:
+    """Generate synthetic service logs of a city, with planted truth in truth.json."""
+    truth = _generate(
+        out_dir, events=events, seed=seed, days=days, start=start, fmt=fmt, clean=clean
+    )
+    out.print(
+        f"wrote {truth['n_rows_written']:,} rows ({truth['n_events_valid']:,} valid events, "
+        f"{truth['n_applications']:,} applications) to {out_dir}/events, with catalog.csv, "
+        f"roster.csv and truth.json"
+    )
+
+
+def _run(
+    *,
+    events: str,
+    catalog: str,
+    roster: str | None,
+    out_dir: str,
+    config: str | None,
+    master: str | None,
+    source: str,
+    end: str | None,
+) -> dict[str, Any]:
+    from visitonce.pipeline import make_request, run_pipeline
+    from visitonce.spark import build_session
+
+    req = make_request(
+        events=events,
+        out=out_dir,
+        catalog=catalog,
+        roster=roster,
+        source=source,
+        config_file=config,
+        end=end,
+    )
+    with err.status("starting Spark") as status:
+        spark = build_session(master=master)
+        manifest = run_pipeline(spark, req, progress=lambda m: status.update(m))
+    return manifest
+
+
+def _summary(manifest: dict[str, Any], out_dir: str) -> None:
+    out.print(
+        f"rows in {manifest['rows_in']:,} = clean {manifest['rows_clean']:,} + quarantined "
+        f"{manifest['rows_quarantined']:,} + duplicate {manifest['rows_duplicate']:,}"
+    )
+    if manifest["quarantine_reasons"]:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in manifest["quarantine_reasons"].items())
+        out.print(f"quarantined by reason: {reasons}")
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in manifest["stages"].items())
+    out.print(f"{manifest['applications']:,} applications; stages: {stages}")
+    out.print(f"outputs: {out_dir}  (manifest: {out_dir.rstrip('/')}/manifest.json)")
+
+
+@app.command("run")
+def run_cmd(
+    events: Annotated[str, typer.Option("--events", help="Events file, folder or glob (URI).")],
+    catalog: Annotated[str, typer.Option("--catalog", help="Catalog file (URI).")],
+    out_dir: Annotated[str, typer.Option("--out", help="Output root (URI).")],
+    roster: Annotated[str | None, typer.Option("--roster", help="Roster file (URI).")] = None,
+    config: Annotated[str | None, typer.Option("--config", help="Config YAML file.")] = None,
+    master: Annotated[
+        str | None, typer.Option("--master", help="Spark master URL (default local[*]).")
+    ] = None,
+    source: Annotated[
+        str,
+        typer.Option("--source", help="Source mapping: a built-in name or a mapping YAML path."),
+    ] = "canonical",
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--end", help="Run end (ISO); later timestamps are quarantined. Default: now."
+        ),
+    ] = None,
+) -> None:
+    """Run the pipeline: ingest, applications (and later stages as they land)."""
+    manifest = _run(
+        events=events,
+        catalog=catalog,
+        roster=roster,
+        out_dir=out_dir,
+        config=config,
+        master=master,
+        source=source,
+        end=end,
+    )
+    _summary(manifest, out_dir)
+
+
+@app.command("demo")
+def demo_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Demo folder.")] = Path("demo-out"),
+    events: Annotated[int, typer.Option("--events", help="Events to generate.")] = 100_000,
+    master: Annotated[str | None, typer.Option("--master", help="Spark master URL.")] = None,
+) -> None:
+    """Generate a synthetic city and run the whole pipeline on it."""
+    from visitonce.pseudonym import KEY_ENV
+
+    landing, warehouse = out_dir / "landing", out_dir / "warehouse"
+    truth = _generate(
+        landing, events=events, seed=7, days=31, start="2026-03-01", fmt="csv", clean=False
+    )
+    out.print(f"generated {truth['n_rows_written']:,} rows into {landing}")
+    if not os.environ.get(KEY_ENV):
+        os.environ[KEY_ENV] = secrets.token_hex(32)
+        err.print(
+            f"demo: using a throwaway pseudonymization key (set {KEY_ENV} to keep "
+            "pseudonyms stable across runs)"
+        )
+    manifest = _run(
+        events=str(landing / "events"),
+        catalog=str(landing / "catalog.csv"),
+        roster=str(landing / "roster.csv"),
+        out_dir=str(warehouse.resolve()),
+        config=None,
+        master=master,
+        source="canonical",
+        end=truth["period_end"],
+    )
+    _summary(manifest, str(warehouse.resolve()))
+    reports = warehouse.resolve() / "reports" / "index.html"
+    if reports.exists():
+        out.print(f"report: {reports}")
+    out.print(f"planted truth: {landing.resolve() / 'truth.json'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning every error into one line and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as e:
+        return int(e.exit_code or 0)
+    except click.exceptions.Abort:
+        err.print("visitonce: aborted")
+        return 130
+    except click.UsageError as e:
+        hint = f" (see: visitonce {e.ctx.command.name} --help)" if e.ctx and e.ctx.command else ""
+        if e.ctx and e.ctx.command and e.ctx.command.name == "visitonce":
+            hint = " (see: visitonce --help)"
+        err.print(f"visitonce: error: {e.format_message()}{hint}")
+        return EXIT_USER_ERROR
+    except _user_errors() as e:
+        if os.environ.get("VISITONCE_DEBUG"):
+            raise
+        err.print(f"visitonce: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        return EXIT_USER_ERROR
+    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, not a trace
+        if os.environ.get("VISITONCE_DEBUG"):
+            raise
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        err.print(
+            f"visitonce: unexpected error ({type(e).__name__}): {first} "
+            "(rerun with VISITONCE_DEBUG=1 for the traceback)"
+        )
+        return EXIT_INTERNAL
+
+
+def _entry() -> None:  # pragma: no cover - console script wrapper
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _entry()
