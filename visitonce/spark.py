@@ -38,6 +38,8 @@ def build_session(
         # Arrow makes toPandas/applyInPandas fast; fall back silently on unsupported types.
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.ui.showConsoleProgress": "false",
+        # GBK/GB18030 exports: Spark 4 only accepts the Unicode charsets unless this is set.
+        "spark.sql.legacy.javaCharsets": "true",
     }
     if (effective_master or "").startswith("local"):
         # Small shuffles on one machine; AQE coalesces further. Clusters keep their defaults.
