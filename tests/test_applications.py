@@ -24,12 +24,24 @@ D = dt.date
         (D(2026, 3, 7), 1, CalendarConfig(), D(2026, 3, 9)),  # Saturday + 1 = Monday
         (D(2026, 3, 4), 0, CalendarConfig(), D(2026, 3, 4)),  # same-day items
         # National Day week 2026: Oct 1-7 off, Sunday Sep 27 and Saturday Oct 10 worked.
-        (D(2026, 9, 25), 1,
-         CalendarConfig(holidays=tuple(D(2026, 10, d) for d in range(1, 8)),
-                        makeup_workdays=(D(2026, 9, 27), D(2026, 10, 10))), D(2026, 9, 27)),
-        (D(2026, 9, 30), 2,
-         CalendarConfig(holidays=tuple(D(2026, 10, d) for d in range(1, 8)),
-                        makeup_workdays=(D(2026, 9, 27), D(2026, 10, 10))), D(2026, 10, 9)),
+        (
+            D(2026, 9, 25),
+            1,
+            CalendarConfig(
+                holidays=tuple(D(2026, 10, d) for d in range(1, 8)),
+                makeup_workdays=(D(2026, 9, 27), D(2026, 10, 10)),
+            ),
+            D(2026, 9, 27),
+        ),
+        (
+            D(2026, 9, 30),
+            2,
+            CalendarConfig(
+                holidays=tuple(D(2026, 10, d) for d in range(1, 8)),
+                makeup_workdays=(D(2026, 9, 27), D(2026, 10, 10)),
+            ),
+            D(2026, 10, 9),
+        ),
         (D(2026, 3, 2), 5, CalendarConfig(weekend_days=()), D(2026, 3, 7)),  # 7-day week
     ],
 )
@@ -38,10 +50,44 @@ def test_add_working_days(spark, start, days, calendar, expected) -> None:
     assert df.select(add_working_days(F.col("d"), F.col("n"), calendar)).first()[0] == expected
 
 
-def _event(eid, app, step, start, end, *, channel="counter", pv=True, sat=None, item="RE_REG",
-           dept="HOUSING", arrived=None, citizen="c_1"):
-    return (eid, app, citizen, "individual", item, dept, channel, "C01", "D01", None, step,
-            "o_1", arrived, start, end, pv, sat, "30-44", "canonical", "file:/x", start.date())
+def _event(
+    eid,
+    app,
+    step,
+    start,
+    end,
+    *,
+    channel="counter",
+    pv=True,
+    sat=None,
+    item="RE_REG",
+    dept="HOUSING",
+    arrived=None,
+    citizen="c_1",
+):
+    return (
+        eid,
+        app,
+        citizen,
+        "individual",
+        item,
+        dept,
+        channel,
+        "C01",
+        "D01",
+        None,
+        step,
+        "o_1",
+        arrived,
+        start,
+        end,
+        pv,
+        sat,
+        "30-44",
+        "canonical",
+        "file:/x",
+        start.date(),
+    )
 
 
 def _events(spark, rows):
@@ -57,26 +103,69 @@ def test_to_applications_hand_computed(spark) -> None:
     # (due Mar 3), run end Mar 10: overdue. A3: closed Mar 12 local, limit 1 -> due Mar 3: late.
     # A4: item without a limit.
     rows = [
-        _event("E1", "A1", "accept", T(2026, 3, 2, 1), T(2026, 3, 2, 1, 20),
-               arrived=T(2026, 3, 2, 0, 50), sat=3),
-        _event("E2", "A1", "review", T(2026, 3, 2, 2), T(2026, 3, 3, 2), channel="online",
-               pv=False),
+        _event(
+            "E1",
+            "A1",
+            "accept",
+            T(2026, 3, 2, 1),
+            T(2026, 3, 2, 1, 20),
+            arrived=T(2026, 3, 2, 0, 50),
+            sat=3,
+        ),
+        _event(
+            "E2", "A1", "review", T(2026, 3, 2, 2), T(2026, 3, 3, 2), channel="online", pv=False
+        ),
         _event("E3", "A1", "deliver", T(2026, 3, 4, 1), T(2026, 3, 4, 1, 5), sat=5),
-        _event("E4", "A2", "accept", T(2026, 3, 2, 3), None, item="TAX", dept="TAX",
-               channel="online", pv=False, citizen=None),
+        _event(
+            "E4",
+            "A2",
+            "accept",
+            T(2026, 3, 2, 3),
+            None,
+            item="TAX",
+            dept="TAX",
+            channel="online",
+            pv=False,
+            citizen=None,
+        ),
         _event("E5", "A3", "accept", T(2026, 3, 2, 3), T(2026, 3, 2, 4), item="TAX", dept="TAX"),
-        _event("E6", "A3", "approve", T(2026, 3, 11, 3), T(2026, 3, 12, 3), item="TAX",
-               dept="FINANCE", pv=False),
-        _event("E7", "A4", "accept", T(2026, 3, 2, 15, 30), T(2026, 3, 2, 16, 30), item="FREE",
-               dept="MISC"),
+        _event(
+            "E6",
+            "A3",
+            "approve",
+            T(2026, 3, 11, 3),
+            T(2026, 3, 12, 3),
+            item="TAX",
+            dept="FINANCE",
+            pv=False,
+        ),
+        _event(
+            "E7",
+            "A4",
+            "accept",
+            T(2026, 3, 2, 15, 30),
+            T(2026, 3, 2, 16, 30),
+            item="FREE",
+            dept="MISC",
+        ),
     ]
     catalog = spark.createDataFrame(
         [("RE_REG", "x", "HOUSING", 3, 5, True), ("TAX", "y", "TAX", 2, 1, True)],
-        schemas.spark_schema(schemas.load("catalog")))
-    apps = to_applications(_events(spark, rows), catalog=catalog, calendar=CalendarConfig(),
-                           time_zone="Asia/Shanghai", as_of=T(2026, 3, 10, tzinfo=UTC))
-    assert schemas.check_schema(schemas.conform(apps, schemas.load("applications")),
-                                schemas.load("applications")) == []
+        schemas.spark_schema(schemas.load("catalog")),
+    )
+    apps = to_applications(
+        _events(spark, rows),
+        catalog=catalog,
+        calendar=CalendarConfig(),
+        time_zone="Asia/Shanghai",
+        as_of=T(2026, 3, 10, tzinfo=UTC),
+    )
+    assert (
+        schemas.check_schema(
+            schemas.conform(apps, schemas.load("applications")), schemas.load("applications")
+        )
+        == []
+    )
     got = {r[C.APPLICATION_ID]: r.asDict() for r in apps.collect()}
     a1 = got["A1"]
     assert a1[C.APPLIED_AT] == T(2026, 3, 2, 0, 50)
@@ -94,13 +183,22 @@ def test_to_applications_hand_computed(spark) -> None:
     a4 = got["A4"]
     # 15:30 UTC is 23:30 local on Mar 2; no catalog entry: first step's department, no limit.
     assert (a4[C.APPLIED_DATE], a4[C.DEPARTMENT], a4[C.ON_TIME_STATUS]) == (
-        D(2026, 3, 2), "MISC", "no_limit")
+        D(2026, 3, 2),
+        "MISC",
+        "no_limit",
+    )
 
 
 def test_open_case_within_limit(spark) -> None:
     rows = [_event("E1", "A1", "accept", T(2026, 3, 9, 1), None)]
-    catalog = spark.createDataFrame([("RE_REG", "x", "HOUSING", 3, 5, True)],
-                                    schemas.spark_schema(schemas.load("catalog")))
-    apps = to_applications(_events(spark, rows), catalog=catalog, calendar=CalendarConfig(),
-                           time_zone="Asia/Shanghai", as_of=T(2026, 3, 10, tzinfo=UTC))
+    catalog = spark.createDataFrame(
+        [("RE_REG", "x", "HOUSING", 3, 5, True)], schemas.spark_schema(schemas.load("catalog"))
+    )
+    apps = to_applications(
+        _events(spark, rows),
+        catalog=catalog,
+        calendar=CalendarConfig(),
+        time_zone="Asia/Shanghai",
+        as_of=T(2026, 3, 10, tzinfo=UTC),
+    )
     assert apps.first()[C.ON_TIME_STATUS] == "open_within_limit"

@@ -21,11 +21,23 @@ UTC = dt.timezone.utc
 END = dt.datetime(2026, 3, 31, 16, 0, tzinfo=UTC)  # 2026-04-01 00:00 Shanghai
 
 GOOD = {
-    "event_id": "E1", "application_id": "A1", "citizen_id": "P1", "citizen_type": "individual",
-    "service_item": "RE_REG", "department": "HOUSING", "channel": "counter", "center": "C01",
-    "district": "D01", "location": None, "step": "accept", "official": "O1",
-    "arrived_at": "2026-03-02T08:50:00+08:00", "started_at": "2026-03-02T09:00:00+08:00",
-    "ended_at": "2026-03-02T09:20:00+08:00", "physical_visit": "true", "satisfaction": "4",
+    "event_id": "E1",
+    "application_id": "A1",
+    "citizen_id": "P1",
+    "citizen_type": "individual",
+    "service_item": "RE_REG",
+    "department": "HOUSING",
+    "channel": "counter",
+    "center": "C01",
+    "district": "D01",
+    "location": None,
+    "step": "accept",
+    "official": "O1",
+    "arrived_at": "2026-03-02T08:50:00+08:00",
+    "started_at": "2026-03-02T09:00:00+08:00",
+    "ended_at": "2026-03-02T09:20:00+08:00",
+    "physical_visit": "true",
+    "satisfaction": "4",
     "age_band": "30-44",
 }
 
@@ -34,45 +46,71 @@ def raw_frame(spark, rows: list[dict], extra: tuple[str, ...] = ()):
     """Rows as ``io.read_raw`` gives them: source columns as strings + file + corrupt marker."""
     names = list(C.EVENT_COLUMNS) + list(extra) + [C.SOURCE_FILE, CORRUPT]
     schema = ", ".join(f"`{n}` string" for n in names)
-    data = [tuple(r.get(n, "file:/in/a.csv" if n == C.SOURCE_FILE else None) for n in names)
-            for r in rows]
+    data = [
+        tuple(r.get(n, "file:/in/a.csv" if n == C.SOURCE_FILE else None) for n in names)
+        for r in rows
+    ]
     return spark.createDataFrame(data, schema)
 
 
 def parsed(spark, rows, *, mapping=CANONICAL, catalog=None):
     canonical = ingest.to_canonical(raw_frame(spark, rows), mapping=mapping)
-    return ingest.with_parsed(ingest.with_values_json(canonical), mapping=mapping,
-                              time_zone="Asia/Shanghai", latest_allowed=END,
-                              catalog_items=catalog)
+    return ingest.with_parsed(
+        ingest.with_values_json(canonical),
+        mapping=mapping,
+        time_zone="Asia/Shanghai",
+        latest_allowed=END,
+        catalog_items=catalog,
+    )
 
 
 # --- to_canonical ---------------------------------------------------------------------------
 
 
 def test_to_canonical_applies_renames_constants_value_maps_and_null_markers(spark) -> None:
-    mapping = parse_mapping({
-        "name": "hall-system",
-        "columns": {"application_id": "CaseNo", "service_item": "ItemCode", "step": "Node",
-                    "started_at": "Begin", "channel": "Chan"},
-        "constants": {"department": "TAX"},
-        "values": {"channel": {"map": {"01": "counter", "02": "online"}, "default": "other"}},
-        "null_values": ["", "-"],
-    })
+    mapping = parse_mapping(
+        {
+            "name": "hall-system",
+            "columns": {
+                "application_id": "CaseNo",
+                "service_item": "ItemCode",
+                "step": "Node",
+                "started_at": "Begin",
+                "channel": "Chan",
+            },
+            "constants": {"department": "TAX"},
+            "values": {"channel": {"map": {"01": "counter", "02": "online"}, "default": "other"}},
+            "null_values": ["", "-"],
+        }
+    )
     names = ["CaseNo", "ItemCode", "Node", "Begin", "Chan", "Secret", C.SOURCE_FILE, CORRUPT]
     raw = spark.createDataFrame(
-        [("A1", " T01 ", "accept", "2026-03-02 09:00", "01", "13800000000", "f", None),
-         ("A2", "T01", "-", "2026-03-02 10:00", "99", "x", "f", None),
-         ("A3", "T02", "review", "2026-03-02 11:00", None, "y", "f", None)],
-        ", ".join(f"{n} string" for n in names))
+        [
+            ("A1", " T01 ", "accept", "2026-03-02 09:00", "01", "13800000000", "f", None),
+            ("A2", "T01", "-", "2026-03-02 10:00", "99", "x", "f", None),
+            ("A3", "T02", "review", "2026-03-02 11:00", None, "y", "f", None),
+        ],
+        ", ".join(f"{n} string" for n in names),
+    )
     out = ingest.to_canonical(raw, mapping=mapping)
     assert "Secret" not in out.columns  # unmapped source columns never leave ingest
-    got = out.select(C.APPLICATION_ID, C.SERVICE_ITEM, C.STEP, C.STARTED_AT, C.CHANNEL,
-                     C.DEPARTMENT, C.CITIZEN_ID)
+    got = out.select(
+        C.APPLICATION_ID,
+        C.SERVICE_ITEM,
+        C.STEP,
+        C.STARTED_AT,
+        C.CHANNEL,
+        C.DEPARTMENT,
+        C.CITIZEN_ID,
+    )
     expected = spark.createDataFrame(
-        [("A1", "T01", "accept", "2026-03-02 09:00", "counter", "TAX", None),
-         ("A2", "T01", None, "2026-03-02 10:00", "other", "TAX", None),
-         ("A3", "T02", "review", "2026-03-02 11:00", None, "TAX", None)],
-        got.schema)
+        [
+            ("A1", "T01", "accept", "2026-03-02 09:00", "counter", "TAX", None),
+            ("A2", "T01", None, "2026-03-02 10:00", "other", "TAX", None),
+            ("A3", "T02", "review", "2026-03-02 11:00", None, "TAX", None),
+        ],
+        got.schema,
+    )
     assertDataFrameEqual(got, expected)
 
 
@@ -87,12 +125,15 @@ def test_to_canonical_normalizes_channel_spelling(spark) -> None:
 
 def test_pseudonyms_equal_python_hmac_and_differ_by_role_and_key(spark) -> None:
     key = b"k" * 32
-    df = spark.createDataFrame([("P1", "O1"), ("张三", None), ("", "P1")],
-                               "citizen_id string, official string")
+    df = spark.createDataFrame(
+        [("P1", "O1"), ("张三", None), ("", "P1")], "citizen_id string, official string"
+    )
     got = [tuple(r) for r in ingest.with_pseudonyms(df, key=key).collect()]
     assert got == [
-        (pseudonym_py("P1", key=key, domain="citizen"),
-         pseudonym_py("O1", key=key, domain="official")),
+        (
+            pseudonym_py("P1", key=key, domain="citizen"),
+            pseudonym_py("O1", key=key, domain="official"),
+        ),
         (pseudonym_py("张三", key=key, domain="citizen"), None),
         (None, pseudonym_py("P1", key=key, domain="official")),
     ]
@@ -104,9 +145,11 @@ def test_pseudonyms_equal_python_hmac_and_differ_by_role_and_key(spark) -> None:
 def test_long_keys_are_hashed_like_hmac_does(spark) -> None:
     key = b"x" * 100  # longer than the 64-byte block
     df = spark.createDataFrame([("P9",)], "citizen_id string").withColumn(
-        "official", F.lit(None).cast("string"))
+        "official", F.lit(None).cast("string")
+    )
     assert ingest.with_pseudonyms(df, key=key).first()[0] == pseudonym_py(
-        "P9", key=key, domain="citizen")
+        "P9", key=key, domain="citizen"
+    )
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -124,23 +167,26 @@ def test_long_keys_are_hashed_like_hmac_does(spark) -> None:
         ("now", (), None),
         ("2026-02-30T09:00:00+08:00", (), None),
         ("03/02/2026 09:14:05 AM", ("MM/dd/yyyy hh:mm:ss a",), dt.datetime(2026, 3, 2, 1, 14, 5)),
-        ("2/3/26 9:14", ("MM/dd/yyyy hh:mm:ss a", "d/M/yy H:mm"),
-         dt.datetime(2026, 3, 2, 1, 14)),
+        ("2/3/26 9:14", ("MM/dd/yyyy hh:mm:ss a", "d/M/yy H:mm"), dt.datetime(2026, 3, 2, 1, 14)),
         ("2026-03-02 09:14:05", ("MM/dd/yyyy hh:mm:ss a",), None),
     ],
 )
 def test_parse_timestamp(spark, raw, formats, expected) -> None:
     df = spark.createDataFrame([(raw,)], "s string")
-    got = df.select(ingest.parse_timestamp(F.col("s"), formats=formats,
-                                           time_zone="Asia/Shanghai")).first()[0]
+    got = df.select(
+        ingest.parse_timestamp(F.col("s"), formats=formats, time_zone="Asia/Shanghai")
+    ).first()[0]
     assert got == expected
 
 
 def test_parse_bool_and_int(spark) -> None:
-    df = spark.createDataFrame([("TRUE", "4"), ("否", " 5.0 "), ("maybe", "4.5"), (None, "x")],
-                               "b string, i string")
-    got = [tuple(r) for r in df.select(ingest.parse_bool(F.col("b")),
-                                        ingest.parse_int(F.col("i"))).collect()]
+    df = spark.createDataFrame(
+        [("TRUE", "4"), ("否", " 5.0 "), ("maybe", "4.5"), (None, "x")], "b string, i string"
+    )
+    got = [
+        tuple(r)
+        for r in df.select(ingest.parse_bool(F.col("b")), ingest.parse_int(F.col("i"))).collect()
+    ]
     assert got == [(True, 4), (False, 5), (None, None), (None, None)]
 
 
@@ -156,8 +202,17 @@ def test_a_valid_row_is_typed_and_has_no_reason(spark) -> None:
 
 def test_event_date_is_the_local_date(spark) -> None:
     # 23:30 UTC on March 1st is 07:30 on March 2nd in Shanghai.
-    row = parsed(spark, [dict(GOOD, arrived_at=None, started_at="2026-03-01T23:30:00Z",
-                              ended_at="2026-03-01T23:45:00Z")]).first()
+    row = parsed(
+        spark,
+        [
+            dict(
+                GOOD,
+                arrived_at=None,
+                started_at="2026-03-01T23:30:00Z",
+                ended_at="2026-03-01T23:45:00Z",
+            )
+        ],
+    ).first()
     assert row[C.EVENT_DATE] == dt.date(2026, 3, 2)
 
 
@@ -170,19 +225,31 @@ DEFECTS = [
     (dict(GOOD, **{CORRUPT: "E1,A1,,,,"}), Reason.MALFORMED_ROW, "line does not parse"),
     (dict(GOOD, service_item=None), Reason.MISSING_REQUIRED, "empty: service_item"),
     (dict(GOOD, started_at=" "), Reason.MISSING_REQUIRED, "empty: started_at"),
-    (dict(GOOD, ended_at="2026-13-01T10:00:00+08:00"), Reason.BAD_TIMESTAMP,
-     "unparseable: ended_at"),
+    (
+        dict(GOOD, ended_at="2026-13-01T10:00:00+08:00"),
+        Reason.BAD_TIMESTAMP,
+        "unparseable: ended_at",
+    ),
     (dict(GOOD, channel="fax"), Reason.BAD_VOCABULARY, "channel=fax"),
     (dict(GOOD, citizen_type="robot"), Reason.BAD_VOCABULARY, "citizen_type=robot"),
     (dict(GOOD, satisfaction="7"), Reason.BAD_SATISFACTION, "satisfaction=7"),
     (dict(GOOD, satisfaction="good"), Reason.BAD_SATISFACTION, "satisfaction=good"),
     (dict(GOOD, physical_visit="maybe"), Reason.BAD_BOOLEAN, "physical_visit=maybe"),
-    (dict(GOOD, ended_at="2026-03-02T08:00:00+08:00", arrived_at=None), Reason.END_BEFORE_START,
-     "ended_at < started_at"),
-    (dict(GOOD, arrived_at="2026-03-02T09:30:00+08:00"), Reason.ARRIVAL_AFTER_START,
-     "arrived_at > started_at"),
-    (dict(GOOD, ended_at="2099-01-01T00:00:00+08:00"), Reason.FUTURE_TIMESTAMP,
-     "after run end: ended_at"),
+    (
+        dict(GOOD, ended_at="2026-03-02T08:00:00+08:00", arrived_at=None),
+        Reason.END_BEFORE_START,
+        "ended_at < started_at",
+    ),
+    (
+        dict(GOOD, arrived_at="2026-03-02T09:30:00+08:00"),
+        Reason.ARRIVAL_AFTER_START,
+        "arrived_at > started_at",
+    ),
+    (
+        dict(GOOD, ended_at="2099-01-01T00:00:00+08:00"),
+        Reason.FUTURE_TIMESTAMP,
+        "after run end: ended_at",
+    ),
     (dict(GOOD, service_item="NOPE"), Reason.UNKNOWN_SERVICE_ITEM, "service_item=NOPE"),
 ]
 
@@ -197,8 +264,11 @@ def test_each_defect_gets_its_reason(spark, row, reason, detail) -> None:
 def test_all_reasons_are_listed_in_priority_order(spark) -> None:
     row = dict(GOOD, channel="fax", satisfaction="9", arrived_at="2026-03-02T09:30:00+08:00")
     got = parsed(spark, [row]).first()
-    assert got[C.REASONS] == [Reason.BAD_VOCABULARY, Reason.BAD_SATISFACTION,
-                              Reason.ARRIVAL_AFTER_START]
+    assert got[C.REASONS] == [
+        Reason.BAD_VOCABULARY,
+        Reason.BAD_SATISFACTION,
+        Reason.ARRIVAL_AFTER_START,
+    ]
     assert got[C.REASON] == Reason.BAD_VOCABULARY
 
 
@@ -222,29 +292,43 @@ def test_values_json_keeps_pseudonymized_values_but_no_raw_line(spark) -> None:
     key = b"k" * 32
     row = dict(GOOD, **{CORRUPT: "E1,A1,P1,individual,RE_REG,x,y,z"})
     canonical = ingest.to_canonical(raw_frame(spark, [row]), mapping=CANONICAL)
-    values = json.loads(ingest.with_values_json(ingest.with_pseudonyms(canonical, key=key))
-                        .first()[C.VALUES])
+    values = json.loads(
+        ingest.with_values_json(ingest.with_pseudonyms(canonical, key=key)).first()[C.VALUES]
+    )
     assert values["citizen_id"] == pseudonym_py("P1", key=key, domain="citizen")
     assert "P1" not in json.dumps(values)
     assert len(values["malformed_line_sha256"]) == 64
 
 
 def test_durations_derive_missing_timestamps(spark) -> None:
-    mapping = parse_mapping({
-        "name": "durations",
-        "durations": [
-            {"column": "wait_min", "unit": "minutes", "target": "arrived_at",
-             "anchor": "started_at", "before": True},
-            {"column": "proc_h", "unit": "hours", "target": "ended_at", "anchor": "started_at"},
-        ],
-    })
-    rows = [dict(GOOD, arrived_at=None, ended_at=None, wait_min="15", proc_h="1.5"),
-            dict(GOOD, event_id="E2", arrived_at=None, ended_at=None, wait_min="soon",
-                 proc_h=None)]
+    mapping = parse_mapping(
+        {
+            "name": "durations",
+            "durations": [
+                {
+                    "column": "wait_min",
+                    "unit": "minutes",
+                    "target": "arrived_at",
+                    "anchor": "started_at",
+                    "before": True,
+                },
+                {"column": "proc_h", "unit": "hours", "target": "ended_at", "anchor": "started_at"},
+            ],
+        }
+    )
+    rows = [
+        dict(GOOD, arrived_at=None, ended_at=None, wait_min="15", proc_h="1.5"),
+        dict(GOOD, event_id="E2", arrived_at=None, ended_at=None, wait_min="soon", proc_h=None),
+    ]
     raw = raw_frame(spark, rows, extra=("wait_min", "proc_h"))
     canonical = ingest.with_values_json(ingest.to_canonical(raw, mapping=mapping))
-    out = ingest.with_parsed(canonical, mapping=mapping, time_zone="Asia/Shanghai",
-                             latest_allowed=END).orderBy(C.EVENT_ID).collect()
+    out = (
+        ingest.with_parsed(
+            canonical, mapping=mapping, time_zone="Asia/Shanghai", latest_allowed=END
+        )
+        .orderBy(C.EVENT_ID)
+        .collect()
+    )
     assert out[0][C.ARRIVED_AT] == dt.datetime(2026, 3, 2, 0, 45)
     assert out[0][C.ENDED_AT] == dt.datetime(2026, 3, 2, 2, 30)
     assert out[0][C.REASON] is None
@@ -254,23 +338,33 @@ def test_durations_derive_missing_timestamps(spark) -> None:
 def test_completion_only_logs_start_at_the_previous_event(spark) -> None:
     mapping = parse_mapping({"name": "xes-like", "derive": {"started_at": "previous_end"}})
     base = dict(GOOD, arrived_at=None, started_at=None)
-    rows = [dict(base, event_id="E1", step="a", ended_at="2026-03-02T09:00:00+08:00"),
-            dict(base, event_id="E2", step="b", ended_at="2026-03-02T11:00:00+08:00"),
-            dict(base, event_id="E3", step="c", ended_at="2026-03-03T10:00:00+08:00")]
+    rows = [
+        dict(base, event_id="E1", step="a", ended_at="2026-03-02T09:00:00+08:00"),
+        dict(base, event_id="E2", step="b", ended_at="2026-03-02T11:00:00+08:00"),
+        dict(base, event_id="E3", step="c", ended_at="2026-03-03T10:00:00+08:00"),
+    ]
     out = parsed(spark, rows, mapping=mapping).orderBy(C.EVENT_ID).collect()
     starts = [r[C.STARTED_AT] for r in out]
-    assert starts == [dt.datetime(2026, 3, 2, 1), dt.datetime(2026, 3, 2, 1),
-                      dt.datetime(2026, 3, 2, 3)]
+    assert starts == [
+        dt.datetime(2026, 3, 2, 1),
+        dt.datetime(2026, 3, 2, 1),
+        dt.datetime(2026, 3, 2, 3),
+    ]
     assert all(r[C.REASON] is None for r in out)
 
 
 def test_physical_visit_derived_from_channel(spark) -> None:
-    mapping = parse_mapping({"name": "pv", "derive": {"physical_visit": {
-        "channels": ["counter", "self_service"]}}})
-    rows = [dict(GOOD, physical_visit=None), dict(GOOD, event_id="E2", channel="online",
-                                                 physical_visit=None, arrived_at=None)]
-    got = [r[C.PHYSICAL_VISIT] for r in parsed(spark, rows, mapping=mapping)
-           .orderBy(C.EVENT_ID).collect()]
+    mapping = parse_mapping(
+        {"name": "pv", "derive": {"physical_visit": {"channels": ["counter", "self_service"]}}}
+    )
+    rows = [
+        dict(GOOD, physical_visit=None),
+        dict(GOOD, event_id="E2", channel="online", physical_visit=None, arrived_at=None),
+    ]
+    got = [
+        r[C.PHYSICAL_VISIT]
+        for r in parsed(spark, rows, mapping=mapping).orderBy(C.EVENT_ID).collect()
+    ]
     assert got == [True, False]
 
 
@@ -283,10 +377,13 @@ def test_flag_duplicates_keeps_the_closed_version_and_names_the_kind(spark) -> N
     open_export = dict(GOOD, ended_at=None, satisfaction=None)
     other = dict(GOOD, event_id="E2", step="review", arrived_at=None)
     bad_copy = dict(GOOD, channel="fax")  # invalid rows are quarantined, never deduplicated
-    tagged = ingest.flag_duplicates(parsed(spark, [open_export, closed, exact, other, bad_copy,
-                                                   bad_copy]))
-    got = sorted((r[C.EVENT_ID], r[ingest.STATUS], r[ingest.DUPLICATE_KIND],
-                  r[C.ENDED_AT] is None) for r in tagged.collect())
+    tagged = ingest.flag_duplicates(
+        parsed(spark, [open_export, closed, exact, other, bad_copy, bad_copy])
+    )
+    got = sorted(
+        (r[C.EVENT_ID], r[ingest.STATUS], r[ingest.DUPLICATE_KIND], r[C.ENDED_AT] is None)
+        for r in tagged.collect()
+    )
     assert got == [
         ("E1", "clean", None, False),
         ("E1", "duplicate", "exact", False),
@@ -310,7 +407,8 @@ def test_duplicates_are_scoped_by_source(spark) -> None:
 def _ref_frame(spark, names, rows):
     return spark.createDataFrame(
         [(*r, "file:/in/ref.csv", None) for r in rows],
-        ", ".join(f"{n} string" for n in [*names, C.SOURCE_FILE, CORRUPT]))
+        ", ".join(f"{n} string" for n in [*names, C.SOURCE_FILE, CORRUPT]),
+    )
 
 
 def test_validate_catalog(spark) -> None:
@@ -324,28 +422,38 @@ def test_validate_catalog(spark) -> None:
     ]
     out = ingest.validate_catalog(_ref_frame(spark, C.CATALOG_COLUMNS, rows))
     got = sorted((r[C.ITEM_NAME], r[ingest.STATUS], r[C.REASON]) for r in out.collect())
-    assert got == sorted([
-        ("不动产登记", "clean", None),
-        ("契税", "quarantined", Reason.BAD_NUMBER),
-        ("开办企业", "quarantined", Reason.BAD_NUMBER),
-        ("刻章", "quarantined", Reason.BAD_BOOLEAN),
-        ("无编码", "quarantined", Reason.MISSING_REQUIRED),
-        ("重复", "quarantined", Reason.DUPLICATE_KEY),
-    ])
+    assert got == sorted(
+        [
+            ("不动产登记", "clean", None),
+            ("契税", "quarantined", Reason.BAD_NUMBER),
+            ("开办企业", "quarantined", Reason.BAD_NUMBER),
+            ("刻章", "quarantined", Reason.BAD_BOOLEAN),
+            ("无编码", "quarantined", Reason.MISSING_REQUIRED),
+            ("重复", "quarantined", Reason.DUPLICATE_KEY),
+        ]
+    )
     clean = out.where("status = 'clean'").first()
     assert (clean[C.COMPLEXITY], clean[C.TIME_LIMIT_DAYS], clean[C.ONLINE_CAPABLE]) == (3, 5, True)
 
 
 def test_validate_roster(spark) -> None:
     names = [C.DATE, C.DEPARTMENT, C.CENTER, C.OFFICIALS_ON_DUTY]
-    rows = [("2026-03-02", "TAX", "C01", "4"), ("2026-03-02", "TAX", None, "2"),
-            ("2026-03-32", "TAX", None, "2"), ("2026-03-03", "TAX", None, "-1"),
-            ("2026-03-03", "TAX", None, None), ("2026-03-02", "TAX", "C01", "5")]
+    rows = [
+        ("2026-03-02", "TAX", "C01", "4"),
+        ("2026-03-02", "TAX", None, "2"),
+        ("2026-03-32", "TAX", None, "2"),
+        ("2026-03-03", "TAX", None, "-1"),
+        ("2026-03-03", "TAX", None, None),
+        ("2026-03-02", "TAX", "C01", "5"),
+    ]
     out = ingest.validate_roster(_ref_frame(spark, names, rows))
     got = sorted((r[C.VALUES], r[C.REASON]) for r in out.collect())
     reasons = sorted(r for _, r in got if r)
-    assert reasons == sorted([Reason.BAD_TIMESTAMP, Reason.BAD_NUMBER, Reason.MISSING_REQUIRED,
-                              Reason.DUPLICATE_KEY])
+    assert reasons == sorted(
+        [Reason.BAD_TIMESTAMP, Reason.BAD_NUMBER, Reason.MISSING_REQUIRED, Reason.DUPLICATE_KEY]
+    )
     clean = out.where("status = 'clean'").orderBy(C.CENTER).collect()
     assert [(r[C.DATE], r[C.CENTER], r[C.OFFICIALS_ON_DUTY]) for r in clean] == [
-        (dt.date(2026, 3, 2), None, 2), (dt.date(2026, 3, 2), "C01", 4)]
+        (dt.date(2026, 3, 2), None, 2),
+        (dt.date(2026, 3, 2), "C01", 4),
+    ]

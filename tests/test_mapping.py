@@ -37,16 +37,24 @@ def test_gbk_export_through_the_documented_mapping(spark, gbk_file: Path) -> Non
     assert mapping.encoding == "GBK"
     key = b"k" * 32
     raw = io.read_raw(spark, str(gbk_file.parent), mapping=mapping)
-    canonical = ingest.with_values_json(ingest.with_pseudonyms(
-        ingest.to_canonical(raw.df, mapping=mapping), key=key))
-    rows = {r[C.EVENT_ID]: r for r in ingest.with_parsed(
-        canonical, mapping=mapping, time_zone="UTC", latest_allowed=END).collect()}
+    canonical = ingest.with_values_json(
+        ingest.with_pseudonyms(ingest.to_canonical(raw.df, mapping=mapping), key=key)
+    )
+    rows = {
+        r[C.EVENT_ID]: r
+        for r in ingest.with_parsed(
+            canonical, mapping=mapping, time_zone="UTC", latest_allowed=END
+        ).collect()
+    }
     assert set(rows) == {"S1", "S2", "S3", "S4"}
 
     s1 = rows["S1"]
     assert s1[C.REASON] is None
     assert (s1[C.CHANNEL], s1[C.CITIZEN_TYPE], s1[C.DEPARTMENT]) == (
-        "counter", "individual", "不动产登记中心")
+        "counter",
+        "individual",
+        "不动产登记中心",
+    )
     assert s1[C.DISTRICT] == "330106"  # constant column
     # 09:05 Beijing time (the mapping's zone, not the analysis zone) is 01:05 UTC.
     assert s1[C.STARTED_AT] == dt.datetime(2026, 3, 2, 1, 5)
@@ -87,8 +95,19 @@ def test_canonical_is_built_in() -> None:
         ({"time_zone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
         ({"values": {"channel": {"01": "counter"}}}, "values.channel needs a 'map:'"),
         ({"timestamps": {"step": ["yyyy"]}}, "only ('arrived_at', 'started_at', 'ended_at')"),
-        ({"durations": [{"column": "w", "unit": "fortnights", "target": "arrived_at",
-                         "anchor": "started_at"}]}, "unit 'fortnights' is not one of"),
+        (
+            {
+                "durations": [
+                    {
+                        "column": "w",
+                        "unit": "fortnights",
+                        "target": "arrived_at",
+                        "anchor": "started_at",
+                    }
+                ]
+            },
+            "unit 'fortnights' is not one of",
+        ),
         ({"durations": [{"unit": "minutes"}]}, "durations[0] needs column, target, anchor"),
         ({"derive": {"started_at": "guess"}}, "derive.started_at must be 'previous_end'"),
     ],

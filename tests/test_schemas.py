@@ -9,12 +9,22 @@ from pyspark.sql import types as T
 from visitonce import columns as C
 from visitonce import schemas
 
-DESIGN_TABLES = {"events", "catalog", "roster", "quarantine", "applications", "bundles",
-                 "lagging_steps", "alerts", "scorecards", "manifest"}
+DESIGN_TABLES = {
+    "events",
+    "catalog",
+    "roster",
+    "quarantine",
+    "applications",
+    "bundles",
+    "lagging_steps",
+    "alerts",
+    "scorecards",
+    "manifest",
+}
 
 
 def test_every_design_table_has_a_contract() -> None:
-    assert DESIGN_TABLES <= set(schemas.available())
+    assert set(schemas.available()) >= DESIGN_TABLES
 
 
 def test_events_contract_is_the_input_contract_plus_ingest_columns() -> None:
@@ -42,10 +52,16 @@ def test_catalog_and_roster_columns_match_the_vocabulary() -> None:
         ("timestamp", T.TimestampType(), pa.timestamp("us", tz="UTC")),
         ("date", T.DateType(), pa.date32()),
         ("array<string>", T.ArrayType(T.StringType()), pa.list_(pa.string())),
-        ("map<string,long>", T.MapType(T.StringType(), T.LongType()),
-         pa.map_(pa.string(), pa.int64())),
-        ("array<map<string, double>>", T.ArrayType(T.MapType(T.StringType(), T.DoubleType())),
-         pa.list_(pa.map_(pa.string(), pa.float64()))),
+        (
+            "map<string,long>",
+            T.MapType(T.StringType(), T.LongType()),
+            pa.map_(pa.string(), pa.int64()),
+        ),
+        (
+            "array<map<string, double>>",
+            T.ArrayType(T.MapType(T.StringType(), T.DoubleType())),
+            pa.list_(pa.map_(pa.string(), pa.float64())),
+        ),
     ],
 )
 def test_type_strings(type_str: str, spark_type: T.DataType, arrow_type: pa.DataType) -> None:
@@ -68,10 +84,14 @@ def test_every_contract_builds_both_schemas() -> None:
 
 def test_check_schema_reports_missing_wrong_and_extra_columns(spark) -> None:
     contract = schemas.load("roster")
-    df = spark.createDataFrame([("2026-03-01", "D", "C", 3, "x")],
-                               "date string, department string, center string, "
-                               "officials_on_duty int, extra string")
+    df = spark.createDataFrame(
+        [("2026-03-01", "D", "C", 3, "x")],
+        "date string, department string, center string, officials_on_duty int, extra string",
+    )
     problems = schemas.check_schema(df, contract)
-    assert problems == ["roster.date: string != contract date", "roster: column extra not in contract"]
+    assert problems == [
+        "roster.date: string != contract date",
+        "roster: column extra not in contract",
+    ]
     conformed = schemas.conform(df.drop("extra"), contract)
     assert schemas.check_schema(conformed, contract) == []

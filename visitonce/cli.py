@@ -14,9 +14,13 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
+
+try:  # typer >= 0.20 vendors its own click; older releases use the click package
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions
 
 app = typer.Typer(
     add_completion=False,
@@ -25,8 +29,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="visitonce: analytics engine for digitized government service logs.",
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL = 1
@@ -232,16 +236,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
         return 0
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return int(e.exit_code or 0)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("visitonce: aborted")
         return 130
-    except click.UsageError as e:
-        hint = f" (see: visitonce {e.ctx.command.name} --help)" if e.ctx and e.ctx.command else ""
-        if e.ctx and e.ctx.command and e.ctx.command.name == "visitonce":
-            hint = " (see: visitonce --help)"
-        err.print(f"visitonce: error: {e.format_message()}{hint}")
+    except click_exceptions.NoArgsIsHelpError as e:
+        out.print(e.format_message())
+        return 0
+    except click_exceptions.UsageError as e:
+        path = e.ctx.command_path if e.ctx else "visitonce"
+        err.print(f"visitonce: error: {e.format_message()} (see: {path} --help)")
         return EXIT_USER_ERROR
     except _user_errors() as e:
         if os.environ.get("VISITONCE_DEBUG"):
