@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -288,16 +289,24 @@ def test_missing_event_id_is_derived_from_the_event_key(spark) -> None:
     assert all(i.startswith("d_") for i in ids)
 
 
-def test_values_json_keeps_pseudonymized_values_but_no_raw_line(spark) -> None:
+def test_values_json_keeps_pseudonymized_values(spark) -> None:
     key = b"k" * 32
-    row = dict(GOOD, **{CORRUPT: "E1,A1,P1,individual,RE_REG,x,y,z"})
-    canonical = ingest.to_canonical(raw_frame(spark, [row]), mapping=CANONICAL)
-    values = json.loads(
-        ingest.with_values_json(ingest.with_pseudonyms(canonical, key=key)).first()[C.VALUES]
-    )
+    canonical = ingest.to_canonical(raw_frame(spark, [GOOD]), mapping=CANONICAL)
+    values = json.loads(ingest.with_values_json(ingest.with_pseudonyms(canonical, key=key))
+                        .first()[C.VALUES])
     assert values["citizen_id"] == pseudonym_py("P1", key=key, domain="citizen")
-    assert "P1" not in json.dumps(values)
-    assert len(values["malformed_line_sha256"]) == 64
+    assert values["official"] == pseudonym_py("O1", key=key, domain="official")
+    assert (values["application_id"], values["started_at"]) == ("A1", GOOD["started_at"])
+
+
+def test_a_malformed_line_keeps_only_its_hash(spark) -> None:
+    # Fields shifted by an extra comma put the raw official id under 'arrived_at'.
+    line = "E1,A1,P1,individual,RE_REG,HOUSING,counter,C01,D01,x,y,accept,O1,O1,2026-03-02"
+    row = dict(GOOD, arrived_at="O1", **{CORRUPT: line})
+    canonical = ingest.to_canonical(raw_frame(spark, [row]), mapping=CANONICAL)
+    values = json.loads(ingest.with_values_json(canonical).first()[C.VALUES])
+    assert values == {"malformed_line_sha256": hashlib.sha256(line.encode()).hexdigest(),
+                      "n_fields": 15}
 
 
 def test_durations_derive_missing_timestamps(spark) -> None:

@@ -92,14 +92,18 @@ def with_pseudonyms(df: DataFrame, *, key: bytes) -> DataFrame:
 
 
 def with_values_json(df: DataFrame) -> DataFrame:
-    """Add ``values``: the row's mapped values as JSON, for the quarantine.
+    """Add ``values``: the row's mapped values as JSON (identifiers already pseudonymized).
 
-    For a malformed line the raw text is *not* kept (it may hold raw identifiers): only what
-    parsed, pseudonymized, and the line's sha256 so an auditor can find it in the source file.
+    A malformed line keeps none of its values: its fields may be shifted, so a raw identifier
+    can sit under any column name. It keeps the sha256 of the raw line and its field count,
+    enough for an auditor to find it in the source file, and nothing that could identify anyone.
     """
-    fields = [F.col(c) for c in C.EVENT_COLUMNS]
-    fields.append(F.sha2(F.col(CORRUPT), 256).alias("malformed_line_sha256"))
-    return df.withColumn(C.VALUES, F.to_json(F.struct(*fields)))
+    fields = F.to_json(F.struct(*[F.col(c) for c in C.EVENT_COLUMNS]))
+    malformed = F.to_json(F.struct(
+        F.sha2(F.col(CORRUPT), 256).alias("malformed_line_sha256"),
+        F.size(F.split(F.col(CORRUPT), ",")).alias("n_fields"),
+    ))
+    return df.withColumn(C.VALUES, F.when(F.col(CORRUPT).isNotNull(), malformed).otherwise(fields))
 
 
 # --- parsing --------------------------------------------------------------------------------
