@@ -37,8 +37,7 @@ class PeakRss:
             try:
                 procs = [me, *me.children(recursive=True)]
                 rss = {p.pid: p.memory_info().rss for p in procs}
-                jvm = sum(r for p, r in zip(procs, rss.values(), strict=True)
-                          if "java" in p.name())
+                jvm = sum(r for p, r in zip(procs, rss.values(), strict=True) if "java" in p.name())
             except psutil.Error:
                 continue
             self.peak = max(self.peak, sum(rss.values()))
@@ -75,10 +74,15 @@ def main() -> None:
     truth = json.loads((landing / "truth.json").read_text())
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
-    req = RunRequest(events=str(landing / "events"), out=str(out),
-                     mapping=load_mapping("canonical"), key=os.urandom(32),
-                     end=dt.datetime.fromisoformat(truth["period_end"]),
-                     catalog=str(landing / "catalog.csv"), roster=str(landing / "roster.csv"))
+    req = RunRequest(
+        events=str(landing / "events"),
+        out=str(out),
+        mapping=load_mapping("canonical"),
+        key=os.urandom(32),
+        end=dt.datetime.fromisoformat(truth["period_end"]),
+        catalog=str(landing / "catalog.csv"),
+        roster=str(landing / "roster.csv"),
+    )
     with PeakRss() as mem:
         spark = build_session()
         timer = Timer()
@@ -100,8 +104,8 @@ def main() -> None:
         "peak_rss_jvm_mib": round(mem.peak_jvm / 2**20),
         "driver_memory": spark.conf.get("spark.driver.memory", "default"),
         "machine": f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-                   f"{platform.machine()}, Python {platform.python_version()}, "
-                   f"Spark {spark.version}",
+        f"{platform.machine()}, Python {platform.python_version()}, "
+        f"Spark {spark.version}",
     }
     print(json.dumps(figures, indent=2))
 

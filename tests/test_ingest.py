@@ -292,8 +292,9 @@ def test_missing_event_id_is_derived_from_the_event_key(spark) -> None:
 def test_values_json_keeps_pseudonymized_values(spark) -> None:
     key = b"k" * 32
     canonical = ingest.to_canonical(raw_frame(spark, [GOOD]), mapping=CANONICAL)
-    values = json.loads(ingest.with_values_json(ingest.with_pseudonyms(canonical, key=key))
-                        .first()[C.VALUES])
+    values = json.loads(
+        ingest.with_values_json(ingest.with_pseudonyms(canonical, key=key)).first()[C.VALUES]
+    )
     assert values["citizen_id"] == pseudonym_py("P1", key=key, domain="citizen")
     assert values["official"] == pseudonym_py("O1", key=key, domain="official")
     assert (values["application_id"], values["started_at"]) == ("A1", GOOD["started_at"])
@@ -305,8 +306,10 @@ def test_a_malformed_line_keeps_only_its_hash(spark) -> None:
     row = dict(GOOD, arrived_at="O1", **{CORRUPT: line})
     canonical = ingest.to_canonical(raw_frame(spark, [row]), mapping=CANONICAL)
     values = json.loads(ingest.with_values_json(canonical).first()[C.VALUES])
-    assert values == {"malformed_line_sha256": hashlib.sha256(line.encode()).hexdigest(),
-                      "n_fields": 15}
+    assert values == {
+        "malformed_line_sha256": hashlib.sha256(line.encode()).hexdigest(),
+        "n_fields": 15,
+    }
 
 
 def test_durations_derive_missing_timestamps(spark) -> None:

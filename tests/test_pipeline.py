@@ -30,9 +30,15 @@ def world(tmp_path_factory, spark):
     landing = root / "landing"
     truth = generate(landing, n_events=20_000, seed=11, days=14)
     end = dt.datetime.fromisoformat(truth["period_end"])
-    req = RunRequest(events=str(landing / "events"), out=str(root / "out"),
-                     mapping=load_mapping("canonical"), key=KEY, end=end,
-                     catalog=str(landing / "catalog.csv"), roster=str(landing / "roster.csv"))
+    req = RunRequest(
+        events=str(landing / "events"),
+        out=str(root / "out"),
+        mapping=load_mapping("canonical"),
+        key=KEY,
+        end=end,
+        catalog=str(landing / "catalog.csv"),
+        roster=str(landing / "roster.csv"),
+    )
     manifest = run_pipeline(spark, req)
     return {"root": root, "landing": landing, "truth": truth, "req": req, "manifest": manifest}
 
@@ -116,8 +122,13 @@ def test_no_raw_identifier_anywhere_in_the_outputs(spark, world) -> None:
     raw = spark.read.option("header", True).csv(str(world["landing"] / "events"))
     # The generator's identifiers look like P0001234, E000123, O00123 (malformed lines shift
     # columns, so other strings can sit in these columns of a plain CSV read).
-    ids = {r[0] for r in raw.select(F.explode(F.array(C.CITIZEN_ID, C.OFFICIAL)).alias("v"))
-           .where(F.col("v").rlike(r"^[PEO]\d+$")).distinct().collect()}
+    ids = {
+        r[0]
+        for r in raw.select(F.explode(F.array(C.CITIZEN_ID, C.OFFICIAL)).alias("v"))
+        .where(F.col("v").rlike(r"^[PEO]\d+$"))
+        .distinct()
+        .collect()
+    }
     assert len(ids) > 1000
     for name in ("events", "quarantine", "applications"):
         df = _table(spark, world, name)
@@ -126,7 +137,7 @@ def test_no_raw_identifier_anywhere_in_the_outputs(spark, world) -> None:
             for value in row:
                 if value is None:
                     continue
-                tokens = (json.loads(value).values() if value.startswith("{") else [value])
+                tokens = json.loads(value).values() if value.startswith("{") else [value]
                 assert not ids.intersection(map(str, tokens)), (name, value)
 
 
@@ -139,8 +150,20 @@ def test_a_rerun_through_the_job_gives_identical_tables(spark, world) -> None:
 
     os.environ["VISITONCE_PSEUDONYM_KEY"] = KEY.decode()
     try:
-        code = job.main(["--events", req.events, "--catalog", req.catalog, "--roster", req.roster,
-                         "--out", req.out, "--end", req.end.isoformat()])
+        code = job.main(
+            [
+                "--events",
+                req.events,
+                "--catalog",
+                req.catalog,
+                "--roster",
+                req.roster,
+                "--out",
+                req.out,
+                "--end",
+                req.end.isoformat(),
+            ]
+        )
     finally:
         del os.environ["VISITONCE_PSEUDONYM_KEY"]
     assert code == 0
@@ -151,10 +174,14 @@ def test_a_rerun_through_the_job_gives_identical_tables(spark, world) -> None:
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_other_input_formats_reconcile(spark, tmp_path, fmt) -> None:
     truth = generate(tmp_path / "landing", n_events=3_000, seed=5, days=7, fmt=fmt)
-    req = RunRequest(events=str(tmp_path / "landing" / "events"), out=str(tmp_path / "out"),
-                     mapping=load_mapping("canonical"), key=KEY,
-                     end=dt.datetime.fromisoformat(truth["period_end"]),
-                     catalog=str(tmp_path / "landing" / "catalog.csv"))
+    req = RunRequest(
+        events=str(tmp_path / "landing" / "events"),
+        out=str(tmp_path / "out"),
+        mapping=load_mapping("canonical"),
+        key=KEY,
+        end=dt.datetime.fromisoformat(truth["period_end"]),
+        catalog=str(tmp_path / "landing" / "catalog.csv"),
+    )
     m = run_pipeline(spark, req)
     assert (m["rows_in"], m["rows_clean"]) == (truth["n_rows_written"], truth["n_events_valid"])
     assert m["quarantine_reasons"] == {k: v for k, v in truth["dirty"].items() if v}

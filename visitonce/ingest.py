@@ -99,10 +99,12 @@ def with_values_json(df: DataFrame) -> DataFrame:
     enough for an auditor to find it in the source file, and nothing that could identify anyone.
     """
     fields = F.to_json(F.struct(*[F.col(c) for c in C.EVENT_COLUMNS]))
-    malformed = F.to_json(F.struct(
-        F.sha2(F.col(CORRUPT), 256).alias("malformed_line_sha256"),
-        F.size(F.split(F.col(CORRUPT), ",")).alias("n_fields"),
-    ))
+    malformed = F.to_json(
+        F.struct(
+            F.sha2(F.col(CORRUPT), 256).alias("malformed_line_sha256"),
+            F.size(F.split(F.col(CORRUPT), ",")).alias("n_fields"),
+        )
+    )
     return df.withColumn(C.VALUES, F.when(F.col(CORRUPT).isNotNull(), malformed).otherwise(fields))
 
 
