@@ -234,7 +234,7 @@ def demo_cmd(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning every error into one line and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="visitonce", standalone_mode=False)
         return 0
     except typer.Exit as e:
         return int(e.exit_code or 0)

@@ -136,14 +136,29 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
             .option("mode", "PERMISSIVE")
             .option("enforceSchema", True)
         )
-        header = reader.csv(files[0]).columns
-        if len(set(header)) != len(header):
-            raise InputError(f"{files[0]}: the header repeats a column name: {header}")
-        schema = T.StructType(
-            [T.StructField(h, T.StringType()) for h in header]
-            + [T.StructField(CORRUPT, T.StringType())]
-        )
-        df = reader.schema(schema).option("columnNameOfCorruptRecord", CORRUPT).csv(files)
+        # Files of one source can drift (a column added one month): read each header, then
+        # each group of files with the same header, and union by name, so no value lands in
+        # another column's place.
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for f in files:
+            header = csv_header(spark, f, mapping=mapping)
+            if header:  # an empty file (nothing exported that day) has no rows to read
+                groups.setdefault(header, []).append(f)
+        if not groups:
+            raise InputError(f"every input file at {uri} is empty: nothing to ingest")
+        frames = []
+        for header, group in groups.items():
+            if len(set(header)) != len(header):
+                raise InputError(f"{group[0]}: the header repeats a column name: {list(header)}")
+            schema = T.StructType(
+                [T.StructField(h, T.StringType()) for h in header]
+                + [T.StructField(CORRUPT, T.StringType())]
+            )
+            frame = reader.schema(schema).option("columnNameOfCorruptRecord", CORRUPT).csv(group)
+            frames.append(frame.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path")))
+        df = frames[0]
+        for other in frames[1:]:
+            df = df.unionByName(other, allowMissingColumns=True)
     elif fmt == "jsonl":
         df = (
             spark.read.option("primitivesAsString", True)
@@ -161,8 +176,34 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
         df = df.withColumn(CORRUPT, F.lit(None).cast("string"))
     else:  # pragma: no cover - detect_format guards this
         raise InputError(f"unsupported format {fmt}")
-    df = df.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path"))
+    if C.SOURCE_FILE not in df.columns:
+        df = df.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path"))
     return RawInput(df=df, files=files, format=fmt)
+
+
+def csv_header(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> tuple[str, ...]:
+    """The column names in a CSV file's first line (decompressed and decoded in the JVM);
+    empty for an empty file."""
+    import csv
+
+    fs, path = _hadoop_path(spark, uri)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
+        spark.sparkContext._jsc.hadoopConfiguration()
+    ).getCodec(path)
+    stream = fs.open(path)
+    if codec is not None:
+        stream = codec.createInputStream(stream)
+    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, mapping.encoding))
+    try:
+        line = reader.readLine() or ""
+    finally:
+        reader.close()
+    line = line.lstrip("\ufeff")  # spreadsheet re-saves add a byte-order mark
+    if not line.strip():
+        return ()
+    return tuple(next(csv.reader([line], delimiter=mapping.delimiter)))
 
 
 def _as_string(df: DataFrame, name: str) -> Any:

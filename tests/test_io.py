@@ -1,0 +1,73 @@
+"""Reading raw inputs: drifting headers, byte-order marks, compression, empty and hidden files."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from visitonce import columns as C
+from visitonce import io
+from visitonce.mapping import SourceMapping
+
+CANONICAL = SourceMapping(name="canonical")
+
+
+def _rows(raw) -> list[dict]:
+    cols = [c for c in raw.df.columns if c not in (C.SOURCE_FILE, io.CORRUPT)]
+    return sorted((r.asDict() for r in raw.df.select(*cols).collect()), key=lambda r: r["event_id"])
+
+
+def test_files_with_drifting_headers_are_read_by_name(spark, tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("event_id,step,channel\nE1,accept,counter\n")
+    (tmp_path / "b.csv").write_text("channel,event_id,age_band,step\nonline,E2,75+,review\n")
+    raw = io.read_raw(spark, str(tmp_path), mapping=CANONICAL)
+    assert _rows(raw) == [
+        {"event_id": "E1", "step": "accept", "channel": "counter", "age_band": None},
+        {"event_id": "E2", "step": "review", "channel": "online", "age_band": "75+"},
+    ]
+
+
+def test_byte_order_mark_and_gzip(spark, tmp_path: Path) -> None:
+    (tmp_path / "excel.csv").write_bytes("\ufeffevent_id,step\nE1,accept\n".encode("utf-8"))
+    with gzip.open(tmp_path / "zipped.csv.gz", "wt", encoding="utf-8") as f:
+        f.write("event_id,step\nE2,review\nE3,approve\n")
+    raw = io.read_raw(spark, str(tmp_path), mapping=CANONICAL)
+    assert [r["event_id"] for r in _rows(raw)] == ["E1", "E2", "E3"]
+    assert len(raw.files) == 2
+
+
+def test_empty_hidden_and_underscore_files_are_skipped(spark, tmp_path: Path) -> None:
+    (tmp_path / "day1.csv").write_text("event_id,step\nE1,accept\n")
+    (tmp_path / "day2.csv").write_text("")
+    (tmp_path / ".day3.csv.crc").write_text("junk")
+    (tmp_path / "_SUCCESS").write_text("")
+    sub = tmp_path / "nested"
+    sub.mkdir()
+    (sub / "day4.csv").write_text("event_id,step\nE4,deliver\n")
+    raw = io.read_raw(spark, str(tmp_path), mapping=CANONICAL)
+    assert [Path(f).name for f in raw.files] == ["day1.csv", "day2.csv", "day4.csv"]
+    assert [r["event_id"] for r in _rows(raw)] == ["E1", "E4"]
+
+
+def test_glob(spark, tmp_path: Path) -> None:
+    for d in ("2026-03-01", "2026-03-02", "2026-04-01"):
+        (tmp_path / f"events-{d}.csv").write_text(f"event_id\n{d}\n")
+    raw = io.read_raw(spark, str(tmp_path / "events-2026-03-*.csv"), mapping=CANONICAL)
+    assert [r["event_id"] for r in _rows(raw)] == ["2026-03-01", "2026-03-02"]
+
+
+def test_nothing_to_read(spark, tmp_path: Path) -> None:
+    with pytest.raises(io.InputError, match="no input files"):
+        io.read_raw(spark, str(tmp_path / "*.csv"), mapping=CANONICAL)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(io.InputError, match="is empty"):
+        io.read_raw(spark, str(tmp_path), mapping=CANONICAL)
+
+
+def test_mixed_extensions_need_a_declared_format(tmp_path: Path) -> None:
+    with pytest.raises(io.InputError, match="set 'format:'"):
+        io.detect_format(["a.csv", "b.parquet"], "auto")
+    assert io.detect_format(["a.csv.gz", "b.csv"], "auto") == "csv"
+    assert io.detect_format(["a.dat"], "csv") == "csv"
