@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/ingest.py --events 1000000 [--work /tmp/visitonce-bench]
 
-Peak memory is sampled (every 0.2 s) as the resident set of this Python process plus its
-children (the Spark driver JVM, which runs the local executors too). Generation is not timed
+Peak memory is sampled (every 0.2 s): the Spark driver JVM (which runs the local executors
+too), this Python process, and the whole process tree. Generation is not timed
 into the ingest figure.
 """
 
@@ -28,6 +28,7 @@ class PeakRss:
     def __init__(self) -> None:
         self.peak = 0
         self.peak_jvm = 0
+        self.peak_python = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -42,6 +43,7 @@ class PeakRss:
                 continue
             self.peak = max(self.peak, sum(rss.values()))
             self.peak_jvm = max(self.peak_jvm, jvm)
+            self.peak_python = max(self.peak_python, rss[me.pid])
             time.sleep(0.2)
 
     def __enter__(self) -> PeakRss:
@@ -102,6 +104,7 @@ def main() -> None:
         "rows_per_s": round(counts["rows_in"] / timer.stages["ingest"]),
         "peak_rss_total_mib": round(mem.peak / 2**20),
         "peak_rss_jvm_mib": round(mem.peak_jvm / 2**20),
+        "peak_rss_python_mib": round(mem.peak_python / 2**20),
         "driver_memory": spark.conf.get("spark.driver.memory", "default"),
         "machine": f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
         f"{platform.machine()}, Python {platform.python_version()}, "

@@ -119,7 +119,8 @@ class Reason:
     DUPLICATE_KEY = "duplicate_key"  # catalog / roster: a second row for the same key
 
 
-QUARANTINE_REASONS: tuple[str, ...] = (
+# Reasons that apply to event rows, in priority order; catalog and roster rows add two more.
+EVENT_REASONS: tuple[str, ...] = (
     Reason.MALFORMED_ROW,
     Reason.MISSING_REQUIRED,
     Reason.BAD_TIMESTAMP,
@@ -130,9 +131,8 @@ QUARANTINE_REASONS: tuple[str, ...] = (
     Reason.ARRIVAL_AFTER_START,
     Reason.FUTURE_TIMESTAMP,
     Reason.UNKNOWN_SERVICE_ITEM,
-    Reason.BAD_NUMBER,
-    Reason.DUPLICATE_KEY,
 )
+QUARANTINE_REASONS: tuple[str, ...] = (*EVENT_REASONS, Reason.BAD_NUMBER, Reason.DUPLICATE_KEY)
 
 # --- duplicates -----------------------------------------------------------------------------
 DUPLICATE_EXACT = "exact"  # every field identical to another row

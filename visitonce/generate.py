@@ -456,18 +456,8 @@ _MEETING_DAYS = 0.12
 _DIRTY_SHARE = 0.005
 _DUPLICATE_SHARE = 0.003
 _MIN_PER_KIND = 3
-_DIRTY_KINDS: tuple[str, ...] = (
-    Reason.MALFORMED_ROW,
-    Reason.MISSING_REQUIRED,
-    Reason.BAD_TIMESTAMP,
-    Reason.BAD_VOCABULARY,
-    Reason.BAD_SATISFACTION,
-    Reason.BAD_BOOLEAN,
-    Reason.END_BEFORE_START,
-    Reason.ARRIVAL_AFTER_START,
-    Reason.FUTURE_TIMESTAMP,
-    Reason.UNKNOWN_SERVICE_ITEM,
-)
+# Every reason an event row can be quarantined for is planted.
+_DIRTY_KINDS: tuple[str, ...] = col.EVENT_REASONS
 _BAD_TIMESTAMPS = ("2026-02-30T09:00:00+08:00", "yesterday", "2026-13-45T09:00:00+08:00")
 _BAD_SATISFACTION = ("7", "0", "good")
 _MALFORMED_LOCATION = "Wulin Rd,No.12"  # an unquoted comma: one field too many

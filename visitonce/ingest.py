@@ -334,15 +334,15 @@ def flag_duplicates(df: DataFrame) -> DataFrame:
     otherwise ``same_event`` (another version of the same step). Quarantined rows are never
     deduplicated: each one is kept with its reason.
     """
-    typed = [F.col(c) for c in C.EVENT_COLUMNS]
-    row_json = F.to_json(F.struct(*typed))
+    row = F.struct(*[F.col(c) for c in C.EVENT_COLUMNS])
     filled = sum((F.col(c).isNotNull().cast("int") for c in C.EVENT_COLUMNS), F.lit(0))
     valid = F.col(C.REASON).isNull()
     w = Window.partitionBy(valid, C.SOURCE, C.EVENT_ID).orderBy(
-        F.col(C.ENDED_AT).isNull(), F.col(C.ENDED_AT).desc(), filled.desc(), row_json
+        F.col(C.ENDED_AT).isNull(), F.col(C.ENDED_AT).desc(), filled.desc(), row
     )
-    out = df.withColumn("_row_json", row_json).withColumn("_rn", F.row_number().over(w))
-    out = out.withColumn("_kept_json", F.first("_row_json").over(w))
+    # Structs compare field by field in the JVM: exact and ordered without serializing rows.
+    out = df.withColumn("_row", row).withColumn("_rn", F.row_number().over(w))
+    out = out.withColumn("_kept", F.first("_row").over(w))
     status = (
         F.when(~valid, F.lit(QUARANTINED))
         .when(F.col("_rn") == 1, F.lit(CLEAN))
@@ -350,14 +350,14 @@ def flag_duplicates(df: DataFrame) -> DataFrame:
     )
     kind = F.when(
         status == DUPLICATE,
-        F.when(F.col("_row_json") == F.col("_kept_json"), F.lit(C.DUPLICATE_EXACT)).otherwise(
+        F.when(F.col("_row").eqNullSafe(F.col("_kept")), F.lit(C.DUPLICATE_EXACT)).otherwise(
             F.lit(C.DUPLICATE_SAME_EVENT)
         ),
     )
     return (
         out.withColumn(STATUS, status)
         .withColumn(DUPLICATE_KIND, kind)
-        .drop("_row_json", "_rn", "_kept_json")
+        .drop("_row", "_rn", "_kept")
     )
 
 
