@@ -38,10 +38,12 @@ class PeakRss:
             try:
                 procs = [me, *me.children(recursive=True)]
                 rss = {p.pid: p.memory_info().rss for p in procs}
-                jvm = sum(r for p, r in zip(procs, rss.values(), strict=True) if "java" in p.name())
+                # The largest JVM only: Hadoop forks short-lived helpers from the JVM whose
+                # copy-on-write pages would otherwise be counted twice.
+                jvm = max((rss[p.pid] for p in procs if "java" in p.name()), default=0)
             except psutil.Error:
                 continue
-            self.peak = max(self.peak, sum(rss.values()))
+            self.peak = max(self.peak, rss[me.pid] + jvm)
             self.peak_jvm = max(self.peak_jvm, jvm)
             self.peak_python = max(self.peak_python, rss[me.pid])
             time.sleep(0.2)

@@ -207,7 +207,7 @@ def demo_cmd(
     truth = _generate(
         landing, events=events, seed=7, days=31, start="2026-03-01", fmt="csv", clean=False
     )
-    out.print(f"generated {truth['n_rows_written']:,} rows into {landing}")
+    out.print(f"generated {truth['n_rows_written']:,} rows into {landing.resolve()}")
     if not os.environ.get(KEY_ENV):
         os.environ[KEY_ENV] = secrets.token_hex(32)
         err.print(

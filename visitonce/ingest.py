@@ -355,9 +355,7 @@ def flag_duplicates(df: DataFrame) -> DataFrame:
         ),
     )
     return (
-        out.withColumn(STATUS, status)
-        .withColumn(DUPLICATE_KIND, kind)
-        .drop("_row", "_rn", "_kept")
+        out.withColumn(STATUS, status).withColumn(DUPLICATE_KIND, kind).drop("_row", "_rn", "_kept")
     )
 
 

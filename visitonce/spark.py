@@ -8,6 +8,7 @@ passed in, never in code.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -42,6 +43,10 @@ def build_session(
         "spark.sql.legacy.javaCharsets": "true",
     }
     if (effective_master or "").startswith("local"):
+        # One machine: bind to loopback, and keep the driver's log to warnings worth reading.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        log_conf = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
+        settings["spark.driver.extraJavaOptions"] = f"-Dlog4j.configurationFile={log_conf.as_uri()}"
         # Small shuffles on one machine; AQE coalesces further. Clusters keep their defaults.
         settings["spark.sql.shuffle.partitions"] = os.environ.get(
             "VISITONCE_SHUFFLE_PARTITIONS", "16"
