@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,46 @@ def test_console_script_exit_code(tmp_path, inputs) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "VISITONCE_PSEUDONYM_KEY" in proc.stderr
+
+
+def test_demo_end_to_end(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("VISITONCE_PSEUDONYM_KEY")
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--events", "2000"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "throwaway pseudonymization key" in captured.err
+    manifest = json.loads((tmp_path / "demo" / "warehouse" / "manifest.json").read_text())
+    truth = json.loads((tmp_path / "demo" / "landing" / "truth.json").read_text())
+    assert manifest["rows_in"] == truth["n_rows_written"]
+    assert f"rows in {manifest['rows_in']:,} = clean {manifest['rows_clean']:,}" in captured.out
+    assert f"outputs: {tmp_path / 'demo' / 'warehouse'}" in captured.out
+
+
+def test_run_with_a_config_file(capsys, tmp_path) -> None:
+    landing = tmp_path / "landing"
+    assert (
+        main(["generate", "--out", str(landing), "--events", "1500", "--days", "7", "--clean"]) == 0
+    )
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("ingest:\n  require_catalog_item: false\ncalendar:\n  holidays: [2026-03-02]\n")
+    code = main(
+        [
+            "run",
+            "--events",
+            str(landing / "events"),
+            "--catalog",
+            str(landing / "catalog.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--config",
+            str(cfg),
+            "--end",
+            "2026-03-08",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["rows_quarantined"] == manifest["rows_duplicate"] == 0
+    assert manifest["config"]["calendar"]["holidays"] == ["2026-03-02"]
+    assert manifest["run_end"] == "2026-03-08T00:00:00+08:00"

@@ -186,3 +186,55 @@ def test_other_input_formats_reconcile(spark, tmp_path, fmt) -> None:
     assert (m["rows_in"], m["rows_clean"]) == (truth["n_rows_written"], truth["n_events_valid"])
     assert m["quarantine_reasons"] == {k: v for k, v in truth["dirty"].items() if v}
     assert m["duplicates"] == truth["duplicates"]
+
+
+HEADER = ",".join(C.EVENT_COLUMNS)
+
+
+def _line(eid: str, app: str, day: int, step: str = "accept") -> str:
+    start = f"2026-03-{day:02d}T09:00:00+08:00"
+    end = f"2026-03-{day:02d}T09:30:00+08:00"
+    return (
+        f"{eid},{app},P1,individual,RE_REG,HOUSING,online,,D01,,{step},O1,,"
+        f"{start},{end},false,,30-44"
+    )
+
+
+def test_a_run_replaces_exactly_the_dates_in_its_input(spark, tmp_path) -> None:
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "service_item,item_name,department,complexity,time_limit_days,"
+        "online_capable\nRE_REG,x,HOUSING,3,5,true\n"
+    )
+    first = tmp_path / "day1-2.csv"
+    first.write_text(
+        "\n".join([HEADER, _line("E1", "A1", 2), _line("E2", "A2", 3), _line("E3", "A3", 3)]) + "\n"
+    )
+    second = tmp_path / "day2-again.csv"
+    second.write_text("\n".join([HEADER, _line("E9", "A9", 3, step="review")]) + "\n")
+    out = tmp_path / "out"
+
+    def run(events: Path) -> dict:
+        req = RunRequest(
+            events=str(events),
+            out=str(out),
+            mapping=load_mapping("canonical"),
+            key=KEY,
+            end=dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc),
+            catalog=str(catalog),
+        )
+        return run_pipeline(spark, req)
+
+    run(first)
+    m = run(second)
+    assert m["event_dates"] == ["2026-03-03"]
+    got = sorted(
+        (r[C.EVENT_DATE].isoformat(), r[C.EVENT_ID])
+        for r in spark.read.parquet(str(out / "events")).collect()
+    )
+    assert got == [("2026-03-02", "E1"), ("2026-03-03", "E9")]
+    apps = sorted(
+        r[0]
+        for r in spark.read.parquet(str(out / "applications")).select(C.APPLICATION_ID).collect()
+    )
+    assert apps == ["A1", "A9"]  # derived from the whole curated events table
