@@ -30,7 +30,6 @@ from visitonce.mapping import SourceMapping
 from visitonce.pseudonym import key_id
 
 MANIFEST = "manifest.json"
-STAGES = ("ingest", "applications")
 
 
 class ReconciliationError(RuntimeError):
@@ -265,6 +264,36 @@ def run_applications(spark: SparkSession, req: RunRequest, *, timer: Timer) -> i
         return spark.read.parquet(req.table("applications")).count()
 
 
+@dataclass
+class StageContext:
+    """What the analytic stages after ingest share: the session, the request, the timer."""
+
+    spark: SparkSession
+    req: RunRequest
+    timer: Timer
+    say: Progress
+    outputs: dict[str, str] = field(default_factory=dict)  # table name -> URI, for the manifest
+
+
+# An analytic stage reads the curated tables under req.out, writes its own tables (recording
+# them in ctx.outputs) and returns its manifest section (figures worth auditing), or None.
+Stage = Callable[[StageContext], "dict[str, Any] | None"]
+
+
+def _applications_stage(ctx: StageContext) -> dict[str, Any]:
+    ctx.say("deriving applications")
+    n = run_applications(ctx.spark, ctx.req, timer=ctx.timer)
+    ctx.outputs["applications"] = ctx.req.table("applications")
+    return {"rows": n}
+
+
+def analytic_stages() -> list[tuple[str, Stage]]:
+    """The stages that run after ingest, in order. A capability adds its stage here."""
+    return [
+        ("applications", _applications_stage),
+    ]
+
+
 def run_pipeline(
     spark: SparkSession, req: RunRequest, *, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -273,8 +302,12 @@ def run_pipeline(
     started = dt.datetime.now(dt.timezone.utc)
     say = progress or (lambda _m: None)
     counts = run_ingest(spark, req, timer=timer, progress=say)
-    say("deriving applications")
-    n_apps = run_applications(spark, req, timer=timer)
+    ctx = StageContext(spark=spark, req=req, timer=timer, say=say)
+    ctx.outputs.update({t: req.table(t) for t in ("events", "quarantine")})
+    ctx.outputs.update(
+        {t: req.table(t) for t in ("catalog", "roster") if counts["reference"].get(t)}
+    )
+    sections = {name: stage(ctx) for name, stage in analytic_stages()}
     config_hash = req.config.hash(req.mapping.raw)
     manifest = {
         "manifest_version": 1,
@@ -287,17 +320,14 @@ def run_pipeline(
         "run_end": req.end.isoformat(),
         "source_mapping": req.mapping.name,
         **counts,
-        "applications": n_apps,
+        "applications": sections["applications"]["rows"],
+        "stage_results": {k: v for k, v in sections.items() if v is not None},
         "stages": timer.stages,
         "versions": _versions(spark),
         "config": req.config.to_dict(),
         "config_hash": config_hash,
         "pseudonym_key_id": key_id(req.key),
-        "outputs": {
-            t: req.table(t)
-            for t in ("events", "quarantine", "applications", "catalog", "roster")
-            if t not in ("catalog", "roster") or counts["reference"].get(t)
-        },
+        "outputs": ctx.outputs,
     }
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     io.write_text(spark, req.table(MANIFEST), text)
