@@ -83,7 +83,7 @@ def main() -> None:
         out=str(out),
         mapping=load_mapping("canonical"),
         key=os.urandom(32),
-        end=dt.datetime.fromisoformat(truth["period_end"]),
+        as_of=dt.datetime.fromisoformat(truth["period_end"]),
         catalog=str(landing / "catalog.csv"),
         roster=str(landing / "roster.csv"),
     )

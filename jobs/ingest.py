@@ -1,7 +1,7 @@
 """spark-submit entry point of the ingest stage (and the derived applications table).
 
     spark-submit jobs/ingest.py --events URI --catalog URI [--roster URI] --out URI \
-        [--source NAME|PATH] [--config FILE] [--end ISO]
+        [--source NAME|PATH] [--config FILE] [--as-of ISO] [--start ISO --end ISO]
 
 The master comes from spark-submit (``--master``), so the same file runs in local mode and on
 a cluster. Needs ``VISITONCE_PSEUDONYM_KEY`` in the driver's environment.
@@ -24,7 +24,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="output root")
     p.add_argument("--source", default="canonical", help="source mapping name or YAML path")
     p.add_argument("--config", help="config YAML")
-    p.add_argument("--end", help="run end (ISO); later timestamps are quarantined")
+    p.add_argument("--as-of", help="when the data were observed (ISO); default now")
+    p.add_argument("--start", help="data interval start (ISO)")
+    p.add_argument("--end", help="data interval end (ISO)")
     return p.parse_args(argv)
 
 
@@ -38,6 +40,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         roster=args.roster,
         source=args.source,
         config_file=args.config,
+        as_of=args.as_of,
+        start=args.start,
         end=args.end,
     )
     timer = Timer()

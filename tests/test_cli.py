@@ -153,8 +153,12 @@ def test_run_with_a_config_file(capsys, tmp_path) -> None:
             str(tmp_path / "out"),
             "--config",
             str(cfg),
-            "--end",
+            "--as-of",
             "2026-03-08",
+            "--start",
+            "2026-03-03",
+            "--end",
+            "2026-03-05",
         ]
     )
     captured = capsys.readouterr()
@@ -162,4 +166,9 @@ def test_run_with_a_config_file(capsys, tmp_path) -> None:
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["rows_quarantined"] == manifest["rows_duplicate"] == 0
     assert manifest["config"]["calendar"]["holidays"] == ["2026-03-02"]
-    assert manifest["run_end"] == "2026-03-08T00:00:00+08:00"
+    assert manifest["as_of"] == "2026-03-08T00:00:00+08:00"
+    # Only events that started on March 3rd or 4th (local) are this run's.
+    assert manifest["event_dates"] == ["2026-03-03", "2026-03-04"]
+    assert manifest["rows_out_of_interval"] > manifest["rows_in"] > 0
+    assert manifest["rows_read"] == manifest["rows_in"] + manifest["rows_out_of_interval"]
+    assert "belong to other data intervals" in captured.out

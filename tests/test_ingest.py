@@ -406,6 +406,32 @@ def test_flag_duplicates_keeps_the_closed_version_and_names_the_kind(spark) -> N
     ]
 
 
+def test_rows_outside_the_data_interval_are_left_for_their_runs(spark) -> None:
+    day2 = dict(
+        GOOD, event_id="E2", arrived_at=None, started_at="2026-03-03T09:00:00+08:00", ended_at=None
+    )
+    bad = dict(
+        GOOD,
+        event_id="E3",
+        channel="fax",
+        started_at="2026-03-09T09:00:00+08:00",
+        arrived_at=None,
+        ended_at=None,
+    )
+    start = dt.datetime(2026, 3, 2, 16, tzinfo=UTC)  # March 3rd, 00:00 Shanghai
+    tagged = ingest.flag_duplicates(
+        parsed(spark, [GOOD, GOOD, day2, bad]), interval=(start, start + dt.timedelta(days=1))
+    )
+    got = sorted((r[C.EVENT_ID], r[ingest.STATUS]) for r in tagged.collect())
+    # A copy of an out-of-interval row is not counted as a duplicate here: its own run will.
+    assert got == [
+        ("E1", "out_of_interval"),
+        ("E1", "out_of_interval"),
+        ("E2", "clean"),
+        ("E3", "quarantined"),
+    ]
+
+
 def test_duplicates_are_scoped_by_source(spark) -> None:
     a = parsed(spark, [GOOD])
     b = a.withColumn(C.SOURCE, F.lit("other-system"))

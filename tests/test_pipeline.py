@@ -35,7 +35,7 @@ def world(tmp_path_factory, spark):
         out=str(root / "out"),
         mapping=load_mapping("canonical"),
         key=KEY,
-        end=end,
+        as_of=end,
         catalog=str(landing / "catalog.csv"),
         roster=str(landing / "roster.csv"),
     )
@@ -160,8 +160,8 @@ def test_a_rerun_through_the_job_gives_identical_tables(spark, world) -> None:
                 req.roster,
                 "--out",
                 req.out,
-                "--end",
-                req.end.isoformat(),
+                "--as-of",
+                req.as_of.isoformat(),
             ]
         )
     finally:
@@ -179,7 +179,7 @@ def test_other_input_formats_reconcile(spark, tmp_path, fmt) -> None:
         out=str(tmp_path / "out"),
         mapping=load_mapping("canonical"),
         key=KEY,
-        end=dt.datetime.fromisoformat(truth["period_end"]),
+        as_of=dt.datetime.fromisoformat(truth["period_end"]),
         catalog=str(tmp_path / "landing" / "catalog.csv"),
     )
     m = run_pipeline(spark, req)
@@ -220,7 +220,7 @@ def test_a_run_replaces_exactly_the_dates_in_its_input(spark, tmp_path) -> None:
             out=str(out),
             mapping=load_mapping("canonical"),
             key=KEY,
-            end=dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc),
+            as_of=dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc),
             catalog=str(catalog),
         )
         return run_pipeline(spark, req)

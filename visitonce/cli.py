@@ -126,7 +126,9 @@ def _run(
     config: str | None,
     master: str | None,
     source: str,
-    end: str | None,
+    as_of: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> dict[str, Any]:
     from visitonce.pipeline import make_request, run_pipeline
     from visitonce.spark import build_session
@@ -138,6 +140,8 @@ def _run(
         roster=roster,
         source=source,
         config_file=config,
+        as_of=as_of,
+        start=start,
         end=end,
     )
     with err.status("starting Spark") as status:
@@ -151,6 +155,11 @@ def _summary(manifest: dict[str, Any], out_dir: str) -> None:
         f"rows in {manifest['rows_in']:,} = clean {manifest['rows_clean']:,} + quarantined "
         f"{manifest['rows_quarantined']:,} + duplicate {manifest['rows_duplicate']:,}"
     )
+    if manifest["rows_out_of_interval"]:
+        out.print(
+            f"{manifest['rows_out_of_interval']:,} valid rows belong to other data "
+            "intervals and were left for their runs"
+        )
     if manifest["quarantine_reasons"]:
         reasons = ", ".join(f"{k} {v:,}" for k, v in manifest["quarantine_reasons"].items())
         out.print(f"quarantined by reason: {reasons}")
@@ -173,12 +182,22 @@ def run_cmd(
         str,
         typer.Option("--source", help="Source mapping: a built-in name or a mapping YAML path."),
     ] = "canonical",
-    end: Annotated[
+    as_of: Annotated[
         str | None,
         typer.Option(
-            "--end", help="Run end (ISO); later timestamps are quarantined. Default: now."
+            "--as-of",
+            help="When the data were observed (ISO); later timestamps are quarantined and "
+            "open cases judged against it. Default: now.",
         ),
     ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="Data interval start (ISO): only events started in [start, end) are this run's.",
+        ),
+    ] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Data interval end (ISO).")] = None,
 ) -> None:
     """Run the pipeline: ingest, applications (and later stages as they land)."""
     manifest = _run(
@@ -189,6 +208,8 @@ def run_cmd(
         config=config,
         master=master,
         source=source,
+        as_of=as_of,
+        start=start,
         end=end,
     )
     _summary(manifest, out_dir)
@@ -222,7 +243,7 @@ def demo_cmd(
         config=None,
         master=master,
         source="canonical",
-        end=truth["period_end"],
+        as_of=truth["period_end"],
     )
     _summary(manifest, str(warehouse.resolve()))
     reports = warehouse.resolve() / "reports" / "index.html"

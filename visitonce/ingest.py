@@ -25,6 +25,7 @@ from visitonce.pseudonym import pseudonym
 
 STATUS = "status"
 CLEAN, QUARANTINED, DUPLICATE = "clean", "quarantined", "duplicate"
+OUT_OF_INTERVAL = "out_of_interval"  # valid, but started outside the run's data interval
 DUPLICATE_KIND = "duplicate_kind"
 _DUR = "_duration_"
 _IN_CATALOG = "_in_catalog"
@@ -213,9 +214,7 @@ def with_parsed(
         F.when(F.col(f"_raw_{c}").isNotNull() & F.col(c).isNull(), F.lit(c))
         for c in C.TIMESTAMP_COLUMNS
     ]
-    latest = F.lit(latest_allowed.astimezone(dt.timezone.utc).replace(tzinfo=None)).cast(
-        "timestamp"
-    )
+    latest = F.lit(_utc(latest_allowed)).cast("timestamp")
     future = [F.when(F.col(c) > latest, F.lit(c)) for c in C.TIMESTAMP_COLUMNS]
     bad_vocab = [
         F.when(
@@ -324,20 +323,31 @@ def with_parsed(
 # --- duplicates and status -----------------------------------------------------------------------
 
 
-def flag_duplicates(df: DataFrame) -> DataFrame:
-    """Add ``status`` (clean / quarantined / duplicate) and ``duplicate_kind``.
+def flag_duplicates(
+    df: DataFrame, *, interval: tuple[dt.datetime | None, dt.datetime | None] | None = None
+) -> DataFrame:
+    """Add ``status`` (clean / quarantined / duplicate / out_of_interval) and ``duplicate_kind``.
 
     Needs ``with_parsed``'s output. Among valid rows with the same ``(source, event_id)`` one is
     kept: the most complete version (a closed step over its earlier open export, then the later
     end, then more filled fields, then a fixed order of values, so the choice is deterministic).
     The others are ``exact`` duplicates when every contract value equals the kept row's,
     otherwise ``same_event`` (another version of the same step). Quarantined rows are never
-    deduplicated: each one is kept with its reason.
+    deduplicated: each one is kept with its reason. With an ``interval`` [start, end) (aware
+    datetimes, either may be None), valid rows whose ``started_at`` lies outside it are
+    ``out_of_interval``: they belong to another scheduled run.
     """
     row = F.struct(*[F.col(c) for c in C.EVENT_COLUMNS])
     filled = sum((F.col(c).isNotNull().cast("int") for c in C.EVENT_COLUMNS), F.lit(0))
+    inside = F.lit(True)
+    start, end = interval or (None, None)
+    if start is not None:
+        inside = inside & (F.col(C.STARTED_AT) >= F.lit(_utc(start)).cast("timestamp"))
+    if end is not None:
+        inside = inside & (F.col(C.STARTED_AT) < F.lit(_utc(end)).cast("timestamp"))
     valid = F.col(C.REASON).isNull()
-    w = Window.partitionBy(valid, C.SOURCE, C.EVENT_ID).orderBy(
+    eligible = valid & inside
+    w = Window.partitionBy(eligible, C.SOURCE, C.EVENT_ID).orderBy(
         F.col(C.ENDED_AT).isNull(), F.col(C.ENDED_AT).desc(), filled.desc(), row
     )
     # Structs compare field by field in the JVM: exact and ordered without serializing rows.
@@ -345,6 +355,7 @@ def flag_duplicates(df: DataFrame) -> DataFrame:
     out = out.withColumn("_kept", F.first("_row").over(w))
     status = (
         F.when(~valid, F.lit(QUARANTINED))
+        .when(~inside, F.lit(OUT_OF_INTERVAL))
         .when(F.col("_rn") == 1, F.lit(CLEAN))
         .otherwise(F.lit(DUPLICATE))
     )
@@ -357,6 +368,11 @@ def flag_duplicates(df: DataFrame) -> DataFrame:
     return (
         out.withColumn(STATUS, status).withColumn(DUPLICATE_KIND, kind).drop("_row", "_rn", "_kept")
     )
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    """A naive UTC datetime, as Spark's session (UTC) reads a timestamp literal."""
+    return t.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
 def summarize_status(tagged: DataFrame) -> DataFrame:

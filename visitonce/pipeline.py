@@ -44,10 +44,16 @@ class RunRequest:
     out: str
     mapping: SourceMapping
     key: bytes = field(repr=False)
-    end: dt.datetime  # aware; the run's end: later timestamps are future_timestamp
+    # When the data were observed (aware): timestamps later than this plus the tolerance are
+    # future_timestamp, and open cases are judged overdue against it.
+    as_of: dt.datetime
     catalog: str | None = None
     roster: str | None = None
     config: Config = field(default_factory=Config)
+    # The data interval [start, end) of a scheduled run (aware): only events that started in it
+    # are this run's; the others are counted as out of interval and left to their own runs.
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
 
     def table(self, name: str) -> str:
         return io.join_uri(self.out, name)
@@ -93,6 +99,7 @@ def _counts(summary: list[Any]) -> dict[str, dict[str, Any]]:
                 "rows_clean": 0,
                 "rows_quarantined": 0,
                 "rows_duplicate": 0,
+                "rows_out_of_interval": 0,
                 "reasons": {},
                 "duplicates": {},
             },
@@ -103,6 +110,8 @@ def _counts(summary: list[Any]) -> dict[str, dict[str, Any]]:
         elif r[ingest.STATUS] == ingest.QUARANTINED:
             f["rows_quarantined"] += n
             f["reasons"][r[C.REASON]] = f["reasons"].get(r[C.REASON], 0) + n
+        elif r[ingest.STATUS] == ingest.OUT_OF_INTERVAL:
+            f["rows_out_of_interval"] += n
         else:
             f["rows_duplicate"] += n
             kind = r[ingest.DUPLICATE_KIND]
@@ -110,25 +119,28 @@ def _counts(summary: list[Any]) -> dict[str, dict[str, Any]]:
     return per
 
 
-def _reconcile(table: str, rows_in: dict[str, int], per: dict[str, dict[str, Any]]) -> list[dict]:
-    """Per-file reconciliation rows; raise when any file's counts do not add up."""
+_COUNTS = ("rows_clean", "rows_quarantined", "rows_duplicate", "rows_out_of_interval")
+
+
+def _reconcile(table: str, rows_read: dict[str, int], per: dict[str, dict[str, Any]]) -> list[dict]:
+    """Per-file reconciliation rows; raise when any file's counts do not add up.
+
+    ``rows_in`` is what a file contributed to this run: every row read, less the valid rows
+    that belong to another data interval. ``rows_in == clean + quarantined + duplicate``.
+    """
     rows = []
-    for f in sorted(set(rows_in) | set(per)):
-        c = per.get(f, {"rows_clean": 0, "rows_quarantined": 0, "rows_duplicate": 0})
-        n_in = rows_in.get(f, 0)
-        out = c["rows_clean"] + c["rows_quarantined"] + c["rows_duplicate"]
-        if n_in != out:
+    for f in sorted(set(rows_read) | set(per)):
+        c = {k: per.get(f, {}).get(k, 0) for k in _COUNTS}
+        n_read = rows_read.get(f, 0)
+        if n_read != sum(c.values()):
             raise ReconciliationError(
-                f"{table}: {f}: {n_in} rows read but {out} accounted for "
+                f"{table}: {f}: {n_read} rows read but {sum(c.values())} accounted for "
                 f"(clean {c['rows_clean']}, quarantined {c['rows_quarantined']}, "
-                f"duplicate {c['rows_duplicate']}); outputs of this run must not be used"
+                f"duplicate {c['rows_duplicate']}, other intervals "
+                f"{c['rows_out_of_interval']}); outputs of this run must not be used"
             )
         rows.append(
-            {
-                "file": f,
-                "rows_in": n_in,
-                **{k: c[k] for k in ("rows_clean", "rows_quarantined", "rows_duplicate")},
-            }
+            {"file": f, "rows_read": n_read, "rows_in": n_read - c["rows_out_of_interval"], **c}
         )
     return rows
 
@@ -197,12 +209,15 @@ def run_ingest(
             canonical,
             mapping=req.mapping,
             time_zone=req.config.ingest.time_zone,
-            latest_allowed=req.end + tolerance,
+            latest_allowed=req.as_of + tolerance,
             catalog_items=catalog
             if (catalog is not None and req.config.ingest.require_catalog_item)
             else None,
         )
-        tagged = ingest.flag_duplicates(parsed).persist(StorageLevel.MEMORY_AND_DISK)
+        interval = (req.start, req.end) if req.start or req.end else None
+        tagged = ingest.flag_duplicates(parsed, interval=interval).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
         say("validating and deduplicating events")
         per = _counts(ingest.summarize_status(tagged).collect())
         files = _reconcile("events", _rows_in(raw.df), per)
@@ -240,6 +255,8 @@ def run_ingest(
         "rows_clean": rows_clean,
         "rows_quarantined": sum(f["rows_quarantined"] for f in files),
         "rows_duplicate": sum(f["rows_duplicate"] for f in files),
+        "rows_out_of_interval": sum(f["rows_out_of_interval"] for f in files),
+        "rows_read": sum(f["rows_read"] for f in files),
         "duplicates": dups,
         "quarantine_reasons": dict(sorted(reasons.items())),
         "sources": files,
@@ -258,7 +275,7 @@ def run_applications(spark: SparkSession, req: RunRequest, *, timer: Timer) -> i
             catalog=catalog,
             calendar=req.config.calendar,
             time_zone=req.config.ingest.time_zone,
-            as_of=req.end,
+            as_of=req.as_of,
         )
         io.write_table(apps, req.table("applications"), schemas.load("applications"))
         return spark.read.parquet(req.table("applications")).count()
@@ -312,12 +329,20 @@ def run_pipeline(
     manifest = {
         "manifest_version": 1,
         "run_id": hashlib.sha256(
-            json.dumps([config_hash, counts["batch"], req.end.isoformat()]).encode()
+            json.dumps(
+                [config_hash, counts["batch"], req.as_of.isoformat(), str(req.start), str(req.end)]
+            ).encode()
         ).hexdigest()[:16],
         "status": "succeeded",
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "run_end": req.end.isoformat(),
+        "as_of": req.as_of.isoformat(),
+        "interval": None
+        if req.start is None and req.end is None
+        else {
+            "start": req.start.isoformat() if req.start else None,
+            "end": req.end.isoformat() if req.end else None,
+        },
         "source_mapping": req.mapping.name,
         **counts,
         "applications": sections["applications"]["rows"],
@@ -335,20 +360,20 @@ def run_pipeline(
     return manifest
 
 
-def parse_end(value: str | None, *, time_zone: str) -> dt.datetime:
-    """The run's end from ``--end`` (ISO date or date-time; local to ``time_zone`` without an
-    offset); now when absent."""
+def parse_time(value: str | None, *, flag: str, time_zone: str) -> dt.datetime | None:
+    """An aware datetime from an ISO date or date-time argument (local to ``time_zone`` when it
+    has no offset); None when absent."""
     from zoneinfo import ZoneInfo
 
     from visitonce.config import ConfigError
 
     if not value:
-        return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        return None
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError as e:
         raise ConfigError(
-            f"--end {value!r} is not an ISO date or date-time "
+            f"{flag} {value!r} is not an ISO date or date-time "
             "(e.g. 2026-04-01 or 2026-04-01T00:00:00+08:00)"
         ) from e
     if parsed.tzinfo is None:
@@ -364,13 +389,15 @@ def make_request(
     roster: str | None,
     source: str = "canonical",
     config_file: str | None = None,
+    as_of: str | None = None,
+    start: str | None = None,
     end: str | None = None,
 ) -> RunRequest:
     """Validate command-line style arguments into a RunRequest, before any Spark work.
 
     Raises ConfigError / InputError / MissingKeyError with one-line, actionable messages.
     """
-    from visitonce.config import load_config
+    from visitonce.config import ConfigError, load_config
     from visitonce.mapping import load_mapping
     from visitonce.pseudonym import key_from_env
 
@@ -382,12 +409,24 @@ def make_request(
         io.check_local_input(catalog, what="catalog", flag="--catalog")
     if roster:
         io.check_local_input(roster, what="roster", flag="--roster")
+    tz = config.ingest.time_zone
+    start_time = parse_time(start, flag="--start", time_zone=tz)
+    end_time = parse_time(end, flag="--end", time_zone=tz)
+    if start_time and end_time and start_time >= end_time:
+        raise ConfigError(
+            f"--start {start} is not before --end {end}: give an interval [start, end)"
+        )
+    as_of_time = parse_time(as_of, flag="--as-of", time_zone=tz) or (
+        dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    )
     return RunRequest(
         events=events,
         out=out,
         mapping=mapping,
         key=key,
-        end=parse_end(end, time_zone=config.ingest.time_zone),
+        as_of=as_of_time,
+        start=start_time,
+        end=end_time,
         catalog=catalog,
         roster=roster,
         config=config,
