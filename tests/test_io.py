@@ -71,3 +71,79 @@ def test_mixed_extensions_need_a_declared_format(tmp_path: Path) -> None:
         io.detect_format(["a.csv", "b.parquet"], "auto")
     assert io.detect_format(["a.csv.gz", "b.csv"], "auto") == "csv"
     assert io.detect_format(["a.dat"], "csv") == "csv"
+
+
+def _catalog_rows(spark, names: list[str], boom: str | None = None):
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame(
+        [(n, n, "D", 1, 1, True) for n in names],
+        "service_item string, item_name string, department string, "
+        "complexity int, time_limit_days int, online_capable boolean",
+    )
+    if boom:  # fails inside a task, after other rows may have been written
+        df = df.withColumn(
+            "item_name",
+            F.when(
+                F.col("service_item") == boom, F.raise_error(F.lit("killed mid-write"))
+            ).otherwise(F.col("item_name")),
+        )
+    return df
+
+
+def test_a_failed_write_leaves_the_previous_table_readable(spark, tmp_path: Path) -> None:
+    from visitonce import schemas
+
+    contract = schemas.load("catalog")
+    uri = str(tmp_path / "catalog")
+    io.write_table(_catalog_rows(spark, ["A", "B"]), uri, contract)
+    with pytest.raises(Exception, match="killed mid-write"):
+        io.write_table(
+            _catalog_rows(spark, [f"N{i}" for i in range(50)], boom="N40"), uri, contract
+        )
+    assert sorted(r[0] for r in spark.read.parquet(uri).select("service_item").collect()) == [
+        "A",
+        "B",
+    ]
+    assert [p.name for p in tmp_path.iterdir()] == ["catalog"]  # no staging left behind
+    io.write_table(_catalog_rows(spark, ["C"]), uri, contract)  # the rerun completes
+    assert [r[0] for r in spark.read.parquet(uri).select("service_item").collect()] == ["C"]
+
+
+def test_a_failed_partition_overwrite_keeps_the_old_partitions(spark, tmp_path: Path) -> None:
+    from pyspark.sql import functions as F
+
+    from visitonce import schemas
+
+    contract = schemas.load("quarantine")
+    uri = str(tmp_path / "quarantine")
+
+    def rows(batch: str, n: int, boom: int | None = None):
+        df = spark.range(n).select(
+            F.lit("r").alias("reason"),
+            F.array(F.lit("r")).alias("reasons"),
+            F.col("id").cast("string").alias("detail"),
+            F.lit("s").alias("source"),
+            F.lit("f").alias("source_file"),
+            F.lit("{}").alias("values"),
+            F.lit("events").alias("table"),
+            F.lit(batch).alias("batch"),
+        )
+        if boom is not None:
+            df = df.withColumn(
+                "detail",
+                F.when(
+                    F.col("detail") == str(boom), F.raise_error(F.lit("killed mid-write"))
+                ).otherwise(F.col("detail")),
+            )
+        return df
+
+    io.write_table(rows("b1", 3), uri, contract)
+    with pytest.raises(Exception, match="killed mid-write"):
+        io.write_table(rows("b1", 100, boom=70), uri, contract)
+    assert spark.read.parquet(uri).count() == 3
+    io.write_table(rows("b2", 5), uri, contract)  # another batch is added, b1 kept
+    assert spark.read.parquet(uri).groupBy("batch").count().orderBy("batch").collect() == [
+        ("b1", 3),
+        ("b2", 5),
+    ]

@@ -233,10 +233,13 @@ def write_table(
     *,
     mode: str = "overwrite",
 ) -> None:
-    """Write a table that conforms to its contract (checked before writing).
+    """Write a table that conforms to its contract (checked before writing), safely.
 
     Partitioned tables are written with dynamic partition overwrite: exactly the partitions
-    present in ``df`` are replaced, so reruns and backfills are safe.
+    present in ``df`` are replaced, through Spark's staging directory, so reruns and backfills
+    are safe and a failed job leaves the previous partitions in place. An unpartitioned table is
+    written beside the old one and swapped in only when complete, so a job killed mid-write
+    leaves the previous good table readable.
     """
     out = conform(df, contract)
     problems = check_schema(out, contract)
@@ -244,8 +247,44 @@ def write_table(
         raise ValueError("; ".join(problems))
     writer = out.write.mode(mode).option("partitionOverwriteMode", "dynamic")
     if contract.partition_by:
-        writer = writer.partitionBy(*contract.partition_by)
-    writer.parquet(uri)
+        writer.partitionBy(*contract.partition_by).parquet(uri)
+        return
+    if mode != "overwrite":
+        writer.parquet(uri)
+        return
+    import uuid
+
+    staging = f"{uri.rstrip('/')}.__staging-{uuid.uuid4().hex[:12]}"
+    try:
+        writer.parquet(staging)
+    except Exception:
+        _delete(out.sparkSession, staging)
+        raise
+    _swap(out.sparkSession, staging, uri.rstrip("/"))
+
+
+def _delete(spark: SparkSession, uri: str) -> None:
+    fs, path = _hadoop_path(spark, uri)
+    if fs.exists(path):
+        fs.delete(path, True)
+
+
+def _swap(spark: SparkSession, staging: str, target: str) -> None:
+    """Replace ``target`` by ``staging``: two renames, the old copy deleted last."""
+    fs, target_path = _hadoop_path(spark, target)
+    _, staging_path = _hadoop_path(spark, staging)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    old = jvm.org.apache.hadoop.fs.Path(staging.replace(".__staging-", ".__old-"))
+    had_old = bool(fs.exists(target_path))
+    if had_old and not fs.rename(target_path, old):
+        raise OSError(f"could not move {target} aside to replace it")
+    if not fs.rename(staging_path, target_path):
+        if had_old:
+            fs.rename(old, target_path)
+        raise OSError(f"could not move the new {target} into place")
+    if had_old:
+        fs.delete(old, True)
 
 
 def check_local_input(uri: str, *, what: str, flag: str) -> None:
