@@ -8,6 +8,7 @@ passed in, never in code.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -45,6 +46,9 @@ def build_session(
     if (effective_master or "").startswith("local"):
         # One machine: bind to loopback, and keep the driver's log to warnings worth reading.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers (applyInPandas) must run this interpreter, which has pandas and
+        # scikit-learn, not whatever python3 is first on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         log_conf = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
         settings["spark.driver.extraJavaOptions"] = f"-Dlog4j.configurationFile={log_conf.as_uri()}"
         # Small shuffles on one machine; AQE coalesces further. Clusters keep their defaults.
@@ -58,4 +62,29 @@ def build_session(
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(os.environ.get("VISITONCE_SPARK_LOG_LEVEL", "ERROR"))
+    if effective_master and not effective_master.startswith("local"):
+        # Executors elsewhere need the library for pandas UDFs: ship it with the job, so the
+        # same code runs on a cluster without installing anything on the workers.
+        session.sparkContext.addPyFile(_package_zip())
     return session
+
+
+def _package_zip() -> str:
+    """A zip of the visitonce package (built once per process) for ``addPyFile``."""
+    import tempfile
+    import zipfile
+
+    global _ZIP
+    if _ZIP is None:
+        root = Path(__file__).resolve().parent
+        fd, path = tempfile.mkstemp(prefix="visitonce-", suffix=".zip")
+        os.close(fd)
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(root.rglob("*")):
+                if f.is_file() and "__pycache__" not in f.parts:
+                    zf.write(f, Path("visitonce") / f.relative_to(root))
+        _ZIP = path
+    return _ZIP
+
+
+_ZIP: str | None = None

@@ -1,0 +1,156 @@
+"""The same pipeline on a real Spark standalone cluster (master + worker on 127.0.0.1) gives the
+same tables as local mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from visitonce.generate import generate
+from visitonce.mapping import load_mapping
+from visitonce.pipeline import RunRequest, run_pipeline
+
+BIN = Path(sys.executable).parent
+KEY = "cluster-test-key-0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate, what: str, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"standalone cluster: {what} did not come up in {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("cluster-logs")
+    port, ui = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_LOG_DIR": str(logs),
+        "SPARK_WORKER_DIR": str(logs / "work"),
+    }
+    with open(logs / "master.log", "w") as master_log, open(logs / "worker.log", "w") as worker_log:
+        master = subprocess.Popen(
+            [
+                BIN / "spark-class",
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webui-port",
+                str(ui),
+            ],
+            env=env,
+            stdout=master_log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"spark://127.0.0.1:{port}"
+        worker = subprocess.Popen(
+            [
+                BIN / "spark-class",
+                "org.apache.spark.deploy.worker.Worker",
+                url,
+                "--cores",
+                "2",
+                "--memory",
+                "2g",
+                "--webui-port",
+                str(_free_port()),
+            ],
+            env=env,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+
+            def alive() -> bool:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=2) as r:
+                    return json.load(r).get("aliveworkers", 0) >= 1
+
+            _wait(alive, "a worker registered with the master")
+            yield url
+        finally:
+            for p in (worker, master):
+                p.terminate()
+                p.wait(timeout=30)
+
+
+def test_cluster_run_equals_local_run(spark, cluster, tmp_path) -> None:
+    truth = generate(tmp_path / "landing", n_events=3_000, seed=3, days=7)
+    landing = tmp_path / "landing"
+    args = [
+        "--events",
+        str(landing / "events"),
+        "--catalog",
+        str(landing / "catalog.csv"),
+        "--roster",
+        str(landing / "roster.csv"),
+        "--as-of",
+        truth["period_end"],
+    ]
+    env = {
+        **os.environ,
+        "VISITONCE_PSEUDONYM_KEY": KEY,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    proc = subprocess.run(
+        [BIN / "visitonce", "run", "--master", cluster, "--out", str(tmp_path / "cluster"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((tmp_path / "cluster" / "manifest.json").read_text())
+    assert manifest["rows_in"] == truth["n_rows_written"]
+
+    req = RunRequest(
+        events=str(landing / "events"),
+        out=str(tmp_path / "local"),
+        mapping=load_mapping("canonical"),
+        key=KEY.encode(),
+        as_of=dt.datetime.fromisoformat(truth["period_end"]),
+        catalog=str(landing / "catalog.csv"),
+        roster=str(landing / "roster.csv"),
+    )
+    local = run_pipeline(spark, req)
+    for key in (
+        "rows_in",
+        "rows_clean",
+        "rows_quarantined",
+        "rows_duplicate",
+        "quarantine_reasons",
+        "duplicates",
+    ):
+        assert manifest[key] == local[key], key
+    for table in ("events", "quarantine", "applications", "catalog", "roster"):
+        assertDataFrameEqual(
+            spark.read.parquet(str(tmp_path / "cluster" / table)),
+            spark.read.parquet(str(tmp_path / "local" / table)),
+        )
