@@ -1,4 +1,4 @@
-"""spark-submit entry point of the ingest stage (and the derived applications table).
+"""spark-submit entry point: ingest, then the analytic stages; writes manifest.json.
 
     spark-submit jobs/ingest.py --events URI --catalog URI [--roster URI] --out URI \
         [--source NAME|PATH] [--config FILE] [--as-of ISO] [--start ISO --end ISO]
@@ -27,11 +27,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--as-of", help="when the data were observed (ISO); default now")
     p.add_argument("--start", help="data interval start (ISO)")
     p.add_argument("--end", help="data interval end (ISO)")
+    p.add_argument(
+        "--stages",
+        help="analytic stages after ingest, comma-separated "
+        "(default: all; applications always runs)",
+    )
     return p.parse_args(argv)
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
-    from visitonce.pipeline import Timer, make_request, run_applications, run_ingest
+    from visitonce.pipeline import make_request, run_pipeline
 
     req = make_request(
         events=args.events,
@@ -44,11 +49,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         start=args.start,
         end=args.end,
     )
-    timer = Timer()
-    counts = run_ingest(spark, req, timer=timer, progress=print)
-    counts["applications"] = run_applications(spark, req, timer=timer)
-    counts["stages"] = timer.stages
-    return counts
+    stages = [s for s in args.stages.split(",") if s] if args.stages is not None else None
+    return run_pipeline(spark, req, progress=print, stages=stages)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                     "rows_duplicate",
                     "applications",
                     "stages",
+                    "event_dates",
                 )
             }
         )

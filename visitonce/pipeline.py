@@ -11,7 +11,7 @@ import hashlib
 import json
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -312,9 +312,20 @@ def analytic_stages() -> list[tuple[str, Stage]]:
 
 
 def run_pipeline(
-    spark: SparkSession, req: RunRequest, *, progress: Progress | None = None
+    spark: SparkSession,
+    req: RunRequest,
+    *,
+    progress: Progress | None = None,
+    stages: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Run every stage that exists, write ``manifest.json`` and return it."""
+    """Ingest, then the analytic stages (all, or those named in ``stages``; applications
+    always), write ``manifest.json`` and return it."""
+    known = [name for name, _ in analytic_stages()]
+    unknown = set(stages or ()) - set(known)
+    if unknown:
+        from visitonce.config import ConfigError
+
+        raise ConfigError(f"unknown stage(s) {sorted(unknown)}: choose from {', '.join(known)}")
     timer = Timer()
     started = dt.datetime.now(dt.timezone.utc)
     say = progress or (lambda _m: None)
@@ -324,7 +335,11 @@ def run_pipeline(
     ctx.outputs.update(
         {t: req.table(t) for t in ("catalog", "roster") if counts["reference"].get(t)}
     )
-    sections = {name: stage(ctx) for name, stage in analytic_stages()}
+    sections = {
+        name: stage(ctx)
+        for name, stage in analytic_stages()
+        if stages is None or name in stages or name == "applications"
+    }
     config_hash = req.config.hash(req.mapping.raw)
     manifest = {
         "manifest_version": 1,
