@@ -238,3 +238,32 @@ def test_a_run_replaces_exactly_the_dates_in_its_input(spark, tmp_path) -> None:
         for r in spark.read.parquet(str(out / "applications")).select(C.APPLICATION_ID).collect()
     )
     assert apps == ["A1", "A9"]  # derived from the whole curated events table
+
+
+def test_a_malformed_file_from_one_department_is_quarantined_not_fatal(spark, tmp_path) -> None:
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "service_item,item_name,department,complexity,time_limit_days,"
+        "online_capable\nRE_REG,x,HOUSING,3,5,true\n"
+    )
+    landing = tmp_path / "events"
+    landing.mkdir()
+    (landing / "housing.csv").write_text("\n".join([HEADER, _line("E1", "A1", 2)]) + "\n")
+    # Another department sent a spreadsheet export with its own headers and a binary tail.
+    (landing / "tax.csv").write_bytes(
+        "编号,申请时间,备注\n1,昨天,无\n2,今天,\x00\x01\x02\n".encode() + bytes(range(128, 256))
+    )
+    req = RunRequest(
+        events=str(landing),
+        out=str(tmp_path / "out"),
+        mapping=load_mapping("canonical"),
+        key=KEY,
+        as_of=dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc),
+        catalog=str(catalog),
+    )
+    m = run_pipeline(spark, req)
+    per_file = {Path(f["file"]).name: f for f in m["sources"]}
+    assert per_file["housing.csv"]["rows_clean"] == 1
+    tax = per_file["tax.csv"]
+    assert tax["rows_in"] == tax["rows_quarantined"] >= 2 and tax["rows_clean"] == 0
+    assert set(m["quarantine_reasons"]) <= {"missing_required", "malformed_row"}

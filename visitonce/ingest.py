@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from visitonce import columns as C
 from visitonce.columns import Reason
-from visitonce.io import CORRUPT
+from visitonce.io import CORRUPT, FIELDS_PRESENT
 from visitonce.mapping import UNITS_SECONDS, SourceMapping
 from visitonce.pseudonym import pseudonym
 
@@ -82,7 +82,8 @@ def to_canonical(raw: DataFrame, *, mapping: SourceMapping) -> DataFrame:
     for i, d in enumerate(mapping.durations):
         source = F.col(f"`{d.column}`") if d.column in raw.columns else F.lit(None)
         cols.append(_nullify(source.cast("string"), mapping.null_values).alias(f"{_DUR}{i}"))
-    return raw.select(*cols, F.col(C.SOURCE_FILE), F.col(CORRUPT))
+    extra = [F.col(FIELDS_PRESENT)] if FIELDS_PRESENT in raw.columns else []
+    return raw.select(*cols, F.col(C.SOURCE_FILE), F.col(CORRUPT), *extra)
 
 
 def with_pseudonyms(df: DataFrame, *, key: bytes) -> DataFrame:
@@ -454,6 +455,7 @@ def _strings(df: DataFrame, names: Sequence[str]) -> DataFrame:
         ],
         F.col(C.SOURCE_FILE),
         F.col(CORRUPT),
+        *([F.col(FIELDS_PRESENT)] if FIELDS_PRESENT in df.columns else []),
     )
 
 

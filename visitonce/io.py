@@ -19,6 +19,7 @@ from visitonce.mapping import SourceMapping
 from visitonce.schemas import Contract, check_schema, conform
 
 CORRUPT = "_corrupt_record"
+FIELDS_PRESENT = "_fields_present"
 _EXT_FORMAT = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -112,7 +113,8 @@ def detect_format(files: list[str], declared: str) -> str:
 class RawInput:
     """Raw rows as strings, with the source file and a malformed-row flag."""
 
-    df: DataFrame  # source columns (strings) + source_file + _corrupt_record (string or null)
+    # source columns (strings) + source_file + _corrupt_record (string or null) + _fields_present
+    df: DataFrame
     files: list[str]
     format: str
 
@@ -178,6 +180,12 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
         raise InputError(f"unsupported format {fmt}")
     if C.SOURCE_FILE not in df.columns:
         df = df.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path"))
+    # How many fields of the row parsed. Carried to the end of ingest, it also keeps every file's
+    # real columns in the query: Spark refuses a raw CSV/JSON query that reads only the
+    # corrupt-record column, which happens when a file shares no column with the mapping.
+    data = [c for c in df.columns if c not in (CORRUPT, C.SOURCE_FILE)]
+    present = sum((F.col(f"`{c}`").isNotNull().cast("int") for c in data), F.lit(0))
+    df = df.withColumn(FIELDS_PRESENT, present)
     return RawInput(df=df, files=files, format=fmt)
 
 
