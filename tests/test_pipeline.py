@@ -200,12 +200,17 @@ def _line(eid: str, app: str, day: int, step: str = "accept") -> str:
     )
 
 
-def test_a_run_replaces_exactly_the_dates_in_its_input(spark, tmp_path) -> None:
+def _one_item_catalog(tmp_path: Path) -> Path:
     catalog = tmp_path / "catalog.csv"
     catalog.write_text(
         "service_item,item_name,department,complexity,time_limit_days,"
         "online_capable\nRE_REG,x,HOUSING,3,5,true\n"
     )
+    return catalog
+
+
+def test_a_run_replaces_exactly_the_dates_in_its_input(spark, tmp_path) -> None:
+    catalog = _one_item_catalog(tmp_path)
     first = tmp_path / "day1-2.csv"
     first.write_text(
         "\n".join([HEADER, _line("E1", "A1", 2), _line("E2", "A2", 3), _line("E3", "A3", 3)]) + "\n"
@@ -241,11 +246,7 @@ def test_a_run_replaces_exactly_the_dates_in_its_input(spark, tmp_path) -> None:
 
 
 def test_a_malformed_file_from_one_department_is_quarantined_not_fatal(spark, tmp_path) -> None:
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(
-        "service_item,item_name,department,complexity,time_limit_days,"
-        "online_capable\nRE_REG,x,HOUSING,3,5,true\n"
-    )
+    catalog = _one_item_catalog(tmp_path)
     landing = tmp_path / "events"
     landing.mkdir()
     (landing / "housing.csv").write_text("\n".join([HEADER, _line("E1", "A1", 2)]) + "\n")
