@@ -120,7 +120,7 @@ def generate_cmd(
 def _run(
     *,
     events: str,
-    catalog: str,
+    catalog: str | None,
     roster: str | None,
     out_dir: str,
     config: str | None,
@@ -163,6 +163,12 @@ def _summary(manifest: dict[str, Any], out_dir: str) -> None:
     if manifest["quarantine_reasons"]:
         reasons = ", ".join(f"{k} {v:,}" for k, v in manifest["quarantine_reasons"].items())
         out.print(f"quarantined by reason: {reasons}")
+    derived = manifest.get("reference", {}).get("catalog", {})
+    if derived.get("derived"):
+        out.print(
+            f"catalog derived from the events: {derived['rows_clean']:,} items "
+            f"({', '.join(derived['unavailable'])} unavailable)"
+        )
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in manifest["stages"].items())
     out.print(f"{manifest['applications']:,} applications; stages: {stages}")
     out.print(f"outputs: {out_dir}  (manifest: {out_dir.rstrip('/')}/manifest.json)")
@@ -171,8 +177,15 @@ def _summary(manifest: dict[str, Any], out_dir: str) -> None:
 @app.command("run")
 def run_cmd(
     events: Annotated[str, typer.Option("--events", help="Events file, folder or glob (URI).")],
-    catalog: Annotated[str, typer.Option("--catalog", help="Catalog file (URI).")],
     out_dir: Annotated[str, typer.Option("--out", help="Output root (URI).")],
+    catalog: Annotated[
+        str | None,
+        typer.Option(
+            "--catalog",
+            help="Catalog file (URI). Without it, items and departments are derived from the "
+            "events; complexity and time limits are then unavailable.",
+        ),
+    ] = None,
     roster: Annotated[str | None, typer.Option("--roster", help="Roster file (URI).")] = None,
     config: Annotated[str | None, typer.Option("--config", help="Config YAML file.")] = None,
     master: Annotated[

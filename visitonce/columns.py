@@ -117,6 +117,10 @@ class Reason:
     UNKNOWN_SERVICE_ITEM = "unknown_service_item"  # not in the catalog
     BAD_NUMBER = "bad_number"  # catalog / roster: a number that does not parse or is out of range
     DUPLICATE_KEY = "duplicate_key"  # catalog / roster: a second row for the same key
+    # A placeholder a source writes for "no value" (NYC 311's 1900-01-01 closed dates), declared
+    # by the mapping's ``sentinels``; checked before end_before_start, since it explains an
+    # end before the start.
+    SENTINEL_TIMESTAMP = "sentinel_timestamp"
 
 
 # Reasons that apply to event rows, in priority order; catalog and roster rows add two more.
@@ -132,7 +136,15 @@ EVENT_REASONS: tuple[str, ...] = (
     Reason.FUTURE_TIMESTAMP,
     Reason.UNKNOWN_SERVICE_ITEM,
 )
-QUARANTINE_REASONS: tuple[str, ...] = (*EVENT_REASONS, Reason.BAD_NUMBER, Reason.DUPLICATE_KEY)
+# Event reasons only a source mapping's declarations can raise (the canonical contract has no
+# placeholders), kept out of EVENT_REASONS, which the synthetic generator plants one by one.
+MAPPING_REASONS: tuple[str, ...] = (Reason.SENTINEL_TIMESTAMP,)
+QUARANTINE_REASONS: tuple[str, ...] = (
+    *EVENT_REASONS,
+    Reason.BAD_NUMBER,
+    Reason.DUPLICATE_KEY,
+    *MAPPING_REASONS,
+)
 
 # --- duplicates -----------------------------------------------------------------------------
 DUPLICATE_EXACT = "exact"  # every field identical to another row

@@ -69,10 +69,20 @@ def to_canonical(raw: DataFrame, *, mapping: SourceMapping) -> DataFrame:
         source = mapping.source_column(target)
         if target in mapping.constants:
             value = F.lit(mapping.constants[target])
-        elif source in raw.columns:
-            value = _nullify(F.col(f"`{source}`"), mapping.null_values)
         else:
-            value = F.lit(None).cast("string")
+            present = [s for s in (source, *mapping.fallbacks.get(target, ())) if s in raw.columns]
+            value = F.coalesce(
+                *[_nullify(F.col(f"`{s}`"), mapping.null_values) for s in present],
+                F.lit(None).cast("string"),
+            )
+        if target in mapping.defaults:
+            value = F.coalesce(value, F.lit(mapping.defaults[target]))
+        if target in mapping.keep_if:
+            col, allowed = mapping.keep_if[target]
+            ok = F.lower(F.trim(F.col(f"`{col}`"))).isin(*allowed) if col in raw.columns else None
+            value = F.when(ok, value) if ok is not None else F.lit(None).cast("string")
+        if target == C.APPLICATION_ID and mapping.row_key:
+            value = F.coalesce(value, _row_key(raw, mapping.row_key))
         if target in mapping.values:
             vm = mapping.values[target]
             value = _map_values(value, dict(vm.mapping), vm.default)
@@ -84,6 +94,18 @@ def to_canonical(raw: DataFrame, *, mapping: SourceMapping) -> DataFrame:
         cols.append(_nullify(source.cast("string"), mapping.null_values).alias(f"{_DUR}{i}"))
     extra = [F.col(FIELDS_PRESENT)] if FIELDS_PRESENT in raw.columns else []
     return raw.select(*cols, F.col(C.SOURCE_FILE), F.col(CORRUPT), *extra)
+
+
+def _row_key(raw: DataFrame, names: Sequence[str]) -> Column:
+    """A row's ID where the export has none: the hash of its values plus its occurrence number
+    among identical rows of its file (a second file repeating them gives the same IDs)."""
+    values = [
+        F.coalesce(F.trim(F.col(f"`{n}`")), F.lit("\\N")) if n in raw.columns else F.lit("")
+        for n in names
+    ]
+    digest = F.substring(F.sha2(F.concat_ws("\u001f", *values), 256), 1, 24)
+    nth = F.row_number().over(Window.partitionBy(C.SOURCE_FILE, digest).orderBy(digest))
+    return F.concat(F.lit("r_"), digest, F.lit("_"), nth.cast("string"))
 
 
 def with_pseudonyms(df: DataFrame, *, key: bytes) -> DataFrame:
@@ -139,6 +161,15 @@ def parse_timestamp(col: Column, *, formats: Sequence[str], time_zone: str) -> C
     else:
         parsed = F.when(s.rlike(_ISO), s.try_cast("timestamp"))
     return F.when(s.rlike(_HAS_OFFSET), parsed).otherwise(F.to_utc_timestamp(parsed, time_zone))
+
+
+def _sentinel(mapping: SourceMapping, tz: str) -> Column:
+    """True where a timestamp's local date is one the mapping declares a placeholder."""
+    hit = F.lit(False)
+    for c, dates in mapping.sentinels.items():
+        local = F.to_date(F.from_utc_timestamp(F.col(c), tz))
+        hit = hit | F.coalesce(local.isin(*[F.lit(d).cast("date") for d in dates]), F.lit(False))
+    return hit
 
 
 def _reason(cond: Column, code: str) -> Column:
@@ -262,6 +293,7 @@ def with_parsed(
         (F.size("_bad_vocab") > 0, Reason.BAD_VOCABULARY, F.array_join("_bad_vocab", ",")),
         (sat_bad, Reason.BAD_SATISFACTION, F.concat(F.lit("satisfaction="), F.col("_raw_sat"))),
         (pv_bad, Reason.BAD_BOOLEAN, F.concat(F.lit("physical_visit="), F.col("_raw_pv"))),
+        (_sentinel(mapping, tz), Reason.SENTINEL_TIMESTAMP, F.lit("placeholder date")),
         (
             F.coalesce(end_before, F.lit(False)),
             Reason.END_BEFORE_START,
@@ -440,6 +472,29 @@ def _reference_status(
         .withColumn(C.SOURCE, F.lit(source))
         .withColumn(DUPLICATE_KIND, F.lit(None).cast("string"))
         .drop("_rn")
+    )
+
+
+def to_derived_catalog(events: DataFrame) -> DataFrame:
+    """A catalog derived from clean events when none is given: one row per ``service_item``,
+    owned by the department that handled most of its events (ties: the first by name).
+
+    ``item_name`` is the item code; ``complexity``, ``time_limit_days`` and ``online_capable``
+    are null: the logs do not say them, and nothing downstream may invent them.
+    """
+    counts = events.groupBy(C.SERVICE_ITEM, C.DEPARTMENT).count()
+    w = Window.partitionBy(C.SERVICE_ITEM).orderBy(F.col("count").desc(), C.DEPARTMENT)
+    return (
+        counts.withColumn("_rn", F.row_number().over(w))
+        .where(F.col("_rn") == 1)
+        .select(
+            C.SERVICE_ITEM,
+            F.col(C.SERVICE_ITEM).alias(C.ITEM_NAME),
+            C.DEPARTMENT,
+            F.lit(None).cast("int").alias(C.COMPLEXITY),
+            F.lit(None).cast("int").alias(C.TIME_LIMIT_DAYS),
+            F.lit(None).cast("boolean").alias(C.ONLINE_CAPABLE),
+        )
     )
 
 

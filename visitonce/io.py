@@ -28,6 +28,7 @@ _EXT_FORMAT = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".parquet": "parquet",
+    ".xes": "xes",
     ".gz": None,
 }
 
@@ -165,6 +166,7 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
         df = (
             spark.read.option("primitivesAsString", True)
             .option("encoding", mapping.encoding)
+            .option("multiLine", mapping.multiline)  # a file holding one JSON array (Open311)
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", CORRUPT)
             .json(files)
@@ -172,6 +174,12 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
         if CORRUPT not in df.columns:
             df = df.withColumn(CORRUPT, F.lit(None).cast("string"))
         df = df.select(*[_as_string(df, c) for c in df.columns])
+    elif fmt == "xes":
+        # Parsed as a stream on the driver (bounded memory) into Parquet chunks that Spark reads;
+        # rows keep the log's path as source_file. See visitonce/xes.py.
+        df = spark.read.option("mergeSchema", True).parquet(_stage_xes(files))
+        df = df.select(*[_as_string(df, c) for c in df.columns])
+        df = df.withColumn(CORRUPT, F.lit(None).cast("string"))
     elif fmt == "parquet":
         df = spark.read.parquet(*files)
         df = df.select(*[_as_string(df, c) for c in df.columns])
@@ -187,6 +195,25 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
     present = sum((F.col(f"`{c}`").isNotNull().cast("int") for c in data), F.lit(0))
     df = df.withColumn(FIELDS_PRESENT, present)
     return RawInput(df=df, files=files, format=fmt)
+
+
+def _stage_xes(files: list[str]) -> str:
+    """Parse XES logs into a temporary Parquet folder, removed when the process exits."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from visitonce import xes
+
+    staging = tempfile.mkdtemp(prefix="visitonce-xes-")
+    atexit.register(shutil.rmtree, staging, ignore_errors=True)
+    try:
+        stats = xes.to_parquet(files, staging)
+    except (ValueError, SyntaxError, OSError) as e:  # ParseError is a SyntaxError
+        raise InputError(f"cannot read the XES log(s): {e}".splitlines()[0]) from e
+    if stats.rows == 0:
+        raise InputError(f"no events in the XES log(s) {', '.join(files)}: nothing to ingest")
+    return staging
 
 
 def csv_header(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> tuple[str, ...]:

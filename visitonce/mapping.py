@@ -9,6 +9,7 @@ mappings live in ``visitonce/mappings/`` and are picked by name (``--source cano
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from visitonce import columns as C
 from visitonce.config import ConfigError, check_time_zone
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "mappings"
-FORMATS = ("auto", "csv", "jsonl", "parquet")
+FORMATS = ("auto", "csv", "jsonl", "parquet", "xes")
 UNITS_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 # Python codec names Spark's CSV reader understands for the encodings government systems use.
 ENCODINGS = {
@@ -65,6 +66,23 @@ class SourceMapping:
     # Zone of timestamps written without an offset; None means the analysis time zone.
     time_zone: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)  # contract name -> source name
+    # Further source columns per contract column, used in order when the first is empty
+    # (``columns: {location: [Incident Address, BBL]}``).
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Values for contract columns that are empty or absent in the export (a schema without a
+    # channel column); unlike constants, a value the export does give is kept.
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    # Per timestamp column, local dates (in the mapping's zone) that a system writes for
+    # "no value" (``1900-01-01``): such rows are quarantined as sentinel_timestamp.
+    sentinels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Source columns whose values identify a row when the export has no ID: application_id is
+    # their hash plus the row's occurrence number among identical rows of its file, so a file
+    # repeating another file's rows gives duplicates, while identical rows in one file stay.
+    row_key: tuple[str, ...] = ()
+    # A contract column is kept only where a source column holds one of the listed values
+    # (``keep_if: {ended_at: {status: [closed]}}``: Open311's updated_datetime is an end only
+    # once the request is closed); elsewhere it is empty.
+    keep_if: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     constants: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, ValueMap] = field(default_factory=dict)
     # Spark datetime patterns per timestamp column, tried in order; none means ISO 8601.
@@ -118,6 +136,9 @@ _KEYS = {
     "durations",
     "null_values",
     "derive",
+    "defaults",
+    "sentinels",
+    "keep_if",
 }
 
 
@@ -193,11 +214,52 @@ def parse_mapping(raw: Mapping[str, Any], *, where: str = "mapping") -> SourceMa
         durations.append(dur)
 
     derive = dict(raw.get("derive") or {})
-    bad_derive = set(derive) - {"started_at", "physical_visit"}
+    bad_derive = set(derive) - {"started_at", "physical_visit", "application_id"}
     if bad_derive:
         raise ConfigError(
-            f"{where}: derive supports started_at and physical_visit, not {sorted(bad_derive)}"
+            f"{where}: derive supports started_at, physical_visit and application_id, "
+            f"not {sorted(bad_derive)}"
         )
+    app_key = derive.get("application_id")
+    if app_key is not None and not (
+        isinstance(app_key, Mapping) and isinstance(app_key.get("row_key"), list)
+    ):
+        raise ConfigError(f"{where}: derive.application_id must be {{row_key: [source columns]}}")
+    row_key = tuple(str(c) for c in app_key["row_key"]) if app_key else ()
+
+    columns: dict[str, str] = {}
+    fallbacks: dict[str, tuple[str, ...]] = {}
+    for target, source in _targets("columns").items():
+        names = [str(v) for v in source] if isinstance(source, list) else [str(source)]
+        if not names:
+            raise ConfigError(f"{where}: columns.{target} names no source column")
+        columns[target] = names[0]
+        if len(names) > 1:
+            fallbacks[target] = tuple(names[1:])
+
+    keep_if = {}
+    for target, cond in _targets("keep_if").items():
+        if not (isinstance(cond, Mapping) and len(cond) == 1):
+            raise ConfigError(f"{where}: keep_if.{target} must be {{source column: [values]}}")
+        ((col, vals),) = cond.items()
+        vals = [vals] if isinstance(vals, str) else list(vals or [])
+        keep_if[target] = (str(col), tuple(str(v).strip().lower() for v in vals))
+
+    sentinels = {}
+    for target, dates in _targets("sentinels").items():
+        if target not in C.TIMESTAMP_COLUMNS:
+            raise ConfigError(
+                f"{where}: sentinels.{target}: only {C.TIMESTAMP_COLUMNS} are timestamps"
+            )
+        dates = [dates] if isinstance(dates, str) else list(dates or [])
+        for d in dates:
+            try:
+                _dt.date.fromisoformat(str(d))
+            except ValueError as e:
+                raise ConfigError(
+                    f"{where}: sentinels.{target}: {d!r} is not an ISO date (e.g. 1900-01-01)"
+                ) from e
+        sentinels[target] = tuple(str(d) for d in dates)
     started = derive.get("started_at")
     if started not in (None, "previous_end"):
         raise ConfigError(f"{where}: derive.started_at must be 'previous_end'")
@@ -211,7 +273,12 @@ def parse_mapping(raw: Mapping[str, Any], *, where: str = "mapping") -> SourceMa
         delimiter=str(raw.get("delimiter", ",")),
         multiline=bool(raw.get("multiline", False)),
         time_zone=None if tz is None else str(tz),
-        columns={k: str(v) for k, v in _targets("columns").items()},
+        columns=columns,
+        fallbacks=fallbacks,
+        defaults={k: str(v) for k, v in _targets("defaults").items()},
+        sentinels=sentinels,
+        row_key=row_key,
+        keep_if=keep_if,
         constants={k: str(v) for k, v in _targets("constants").items()},
         values=values,
         timestamps=timestamps,
