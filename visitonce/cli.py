@@ -228,6 +228,43 @@ def run_cmd(
     _summary(manifest, out_dir)
 
 
+@app.command("bundles")
+def bundles_cmd(
+    warehouse: Annotated[
+        str, typer.Option("--warehouse", help="Warehouse root with applications/ (URI).")
+    ],
+    out_dir: Annotated[
+        str | None, typer.Option("--out", help="Where to write (default: the warehouse).")
+    ] = None,
+    config: Annotated[str | None, typer.Option("--config", help="Config YAML file.")] = None,
+    min_count: Annotated[
+        int | None, typer.Option("--min-count", help="Minimum baskets per bundle.")
+    ] = None,
+    window_days: Annotated[
+        int | None, typer.Option("--window-days", help="Citizen basket window (days).")
+    ] = None,
+    segment: Annotated[
+        list[str] | None, typer.Option("--segment", help="Segment column (repeatable).")
+    ] = None,
+    master: Annotated[str | None, typer.Option("--master", help="Spark master URL.")] = None,
+) -> None:
+    """Re-mine "one service" bundles of an existing warehouse with other parameters."""
+    from visitonce.bundles.stage import bundles_config, run_bundles
+    from visitonce.spark import build_session
+
+    bundles = bundles_config(config, min_count=min_count, window_days=window_days, segments=segment)
+    with err.status("starting Spark") as status:
+        spark = build_session(master=master)
+        result = run_bundles(
+            spark, warehouse=warehouse, out=out_dir, config=bundles, say=status.update
+        )
+    scopes = ", ".join(f"{k} {v}" for k, v in sorted(result.get("by_scope", {}).items()))
+    out.print(
+        f"{result['bundles']:,} bundles ({scopes or 'none'}); changes: {result.get('changes')}"
+    )
+    out.print(f"outputs: {(out_dir or warehouse).rstrip('/')}/bundles")
+
+
 @app.command("demo")
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Demo folder.")] = Path("demo-out"),

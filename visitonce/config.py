@@ -48,11 +48,69 @@ class CalendarConfig:
 
 
 @dataclass(frozen=True)
+class BundlesConfig:
+    """Mining of "one service" bundles (docs/methodology-bundles.md)."""
+
+    # Citizen scope: a basket is a run of one applicant's applications, each applied for within
+    # window_days of the previous one. 14 days covers the life events the reform targets (a
+    # house purchase's filing, deed tax and registration; a newborn's certificates) without
+    # chaining a whole month of unrelated errands.
+    window_days: int = 14
+    # Place scope: reports at one location key, each within place_window_days of the previous.
+    place_window_days: int = 3
+    # An itemset needs min_count baskets AND min_support of its scope and segment's baskets;
+    # the count floor lets a small group's bundle through where a support floor alone would not.
+    min_count: int = 20
+    # Place baskets are sparse (most places have one report): a lower floor for that scope.
+    place_min_count: int = 10
+    min_support: float = 0.001
+    max_len: int = 5
+    # Lift (observed / expected under the basket-size null model) a bundle must reach.
+    min_lift: float = 2.0
+    # Columns whose values are segments: a bundle strong in one is reported under it.
+    segments: tuple[str, ...] = ("citizen_type", "age_band", "district")
+    # Strata of the null model (citizen scope): items only some applicants are eligible for
+    # (enterprises, the elderly) co-occur among them by eligibility alone; expectations are
+    # computed within each joint stratum and summed.
+    strata: tuple[str, ...] = ("citizen_type", "age_band")
+    # Benjamini-Hochberg false-discovery rate over every candidate of the run.
+    fdr_alpha: float = 0.01
+    # A sub-bundle is dropped when a reported super-bundle holds at least this share of it.
+    closure_ratio: float = 0.5
+    # Guard-rail: refuse to mine when the upper bound on frequent itemsets exceeds this.
+    max_itemsets: int = 2_000_000
+    # Relative change of support that makes a bundle strengthened / weakened.
+    change_tolerance: float = 0.2
+
+    def __post_init__(self) -> None:
+        checks = {
+            "window_days": self.window_days >= 1,
+            "place_window_days": self.place_window_days >= 1,
+            "min_count": self.min_count >= 2,
+            "place_min_count": self.place_min_count >= 2,
+            "min_support": 0.0 <= self.min_support <= 1.0,
+            "max_len": self.max_len >= 2,
+            "min_lift": self.min_lift >= 1.0,
+            "fdr_alpha": 0.0 < self.fdr_alpha < 1.0,
+            "closure_ratio": 0.0 < self.closure_ratio <= 1.0,
+            "max_itemsets": self.max_itemsets >= 1,
+            "change_tolerance": self.change_tolerance >= 0.0,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(
+                f"bundles: out-of-range value(s) for {', '.join(bad)} "
+                "(see docs/methodology-bundles.md for the ranges)"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole run configuration."""
 
     ingest: IngestConfig = field(default_factory=IngestConfig)
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    bundles: BundlesConfig = field(default_factory=BundlesConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
@@ -86,7 +144,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config file {p} is not valid YAML: {e}".splitlines()[0]) from e
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {p} must be a mapping of sections (ingest, calendar)")
-    sections = {"ingest": IngestConfig, "calendar": CalendarConfig}
+    sections = {"ingest": IngestConfig, "calendar": CalendarConfig, "bundles": BundlesConfig}
     unknown = set(raw) - set(sections)
     if unknown:
         raise ConfigError(
@@ -107,6 +165,10 @@ def load_config(path: str | Path | None) -> Config:
                     values[key] = _dates(values[key], f"{p}: calendar.{key}")
             if "weekend_days" in values:
                 values["weekend_days"] = tuple(int(d) for d in values["weekend_days"])
+        if name == "bundles":
+            for key in ("segments", "strata"):
+                if key in values:
+                    values[key] = tuple(str(c) for c in values[key] or ())
         built[name] = cls(**values)
     config = Config(**built)
     check_time_zone(config.ingest.time_zone, f"{p}: ingest.time_zone")

@@ -1,0 +1,54 @@
+"""spark-submit entry point of the bundles stage: re-mine a warehouse's applications.
+
+    spark-submit jobs/bundles.py --warehouse URI [--out URI] [--config FILE] \
+        [--min-count N] [--window-days D] [--segment COL ...]
+
+Reads ``<warehouse>/applications`` and writes ``bundles/``, ``item_associations/`` and
+``bundle_changes/`` under ``--out`` (default: the warehouse), partitioned by period.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pyspark.sql import SparkSession
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="jobs/bundles.py", description=__doc__.splitlines()[0])
+    p.add_argument("--warehouse", required=True, help="warehouse root with applications/")
+    p.add_argument("--out", help="where to write (default: the warehouse)")
+    p.add_argument("--config", help="config YAML (its bundles section)")
+    p.add_argument("--min-count", type=int, help="minimum baskets per bundle (citizen scope)")
+    p.add_argument("--window-days", type=int, help="citizen basket window (days)")
+    p.add_argument("--segment", action="append", help="segment column (repeatable)")
+    return p.parse_args(argv)
+
+
+def run(spark: SparkSession, args: argparse.Namespace) -> dict:
+    from visitonce.bundles.stage import bundles_config, run_bundles
+
+    config = bundles_config(
+        args.config, min_count=args.min_count, window_days=args.window_days, segments=args.segment
+    )
+    return run_bundles(spark, warehouse=args.warehouse, out=args.out, config=config, say=print)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from visitonce.cli import _user_errors
+    from visitonce.spark import build_session
+
+    args = parse_args(argv)
+    try:
+        result = run(build_session(app_name="visitonce-bundles"), args)
+    except _user_errors() as e:
+        print(f"bundles: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: result.get(k) for k in ("bundles", "by_scope", "period", "changes")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

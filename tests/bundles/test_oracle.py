@@ -1,0 +1,128 @@
+"""Oracle: frequent itemsets, supports and rule metrics equal mlxtend's on the same baskets."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlxtend.frequent_patterns import association_rules
+from mlxtend.frequent_patterns import fpgrowth as mlx_fpgrowth
+from mlxtend.preprocessing import TransactionEncoder
+from pyspark.sql import functions as F
+
+from visitonce.bundles import ItemsetExplosionError
+from visitonce.bundles.fpgrowth import frequent_itemsets
+from visitonce.bundles.guard import check_itemsets, estimate_itemsets
+from visitonce.bundles.metrics import RULE_METRICS, to_rules
+
+CHESS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "itemsets" / "chess.dat"
+
+# Hand-built: 10 baskets. a,b,c together 4 times; d with a twice; e alone.
+HAND = [
+    ["a", "b", "c"],
+    ["a", "b", "c"],
+    ["a", "b", "c", "d"],
+    ["a", "b", "c", "e"],
+    ["a", "b"],
+    ["a", "d"],
+    ["b", "c"],
+    ["c"],
+    ["d", "e"],
+    ["e"],
+]
+
+
+def _mlxtend(baskets: list[list[str]], min_support: float) -> pd.DataFrame:
+    te = TransactionEncoder()
+    onehot = pd.DataFrame(te.fit(baskets).transform(baskets), columns=te.columns_)
+    return mlx_fpgrowth(onehot, min_support=min_support, use_colnames=True)
+
+
+def _ours(spark, baskets: list[list[str]], min_count: int):
+    df = spark.createDataFrame([(b,) for b in baskets], "items array<string>")
+    found = frequent_itemsets(df, min_count=min_count, n_baskets=len(baskets))
+    return found.withColumn("n", F.lit(len(baskets)))
+
+
+def _as_dict(rows) -> dict[frozenset, float]:
+    return {frozenset(r[0]): r[1] for r in rows}
+
+
+def _compare_itemsets(spark, baskets, min_count: int) -> None:
+    n = len(baskets)
+    ours = _ours(spark, baskets, min_count)
+    got = {frozenset(r["itemset"]): r["freq"] / n for r in ours.collect()}
+    ref = _mlxtend(baskets, min_count / n)
+    want = {frozenset(s): sup for s, sup in zip(ref["itemsets"], ref["support"], strict=True)}
+    assert set(got) == set(want)
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, abs=1e-12), k
+    return ours, ref
+
+
+def _compare_rules(ours, ref, n: int) -> int:
+    rules = to_rules(ours, n_col="n").collect()
+    mine = {(frozenset(r["antecedent"]), frozenset(r["consequent"])): r for r in rules}
+    theirs = association_rules(ref, num_itemsets=n, metric="confidence", min_threshold=0.0)
+    theirs = theirs[theirs["consequents"].map(len) == 1]
+    assert set(mine) == set(zip(theirs["antecedents"], theirs["consequents"], strict=True))
+    for _, row in theirs.iterrows():
+        r = mine[(row["antecedents"], row["consequents"])]
+        for m in RULE_METRICS:
+            want = row[m.replace("_support", " support")]
+            if math.isinf(want):
+                assert r[m] is None, m  # conviction at confidence 1
+            else:
+                assert r[m] == pytest.approx(want, rel=1e-9, abs=1e-12), (m, row)
+    return len(mine)
+
+
+def test_hand_built_fixture_matches_mlxtend(spark) -> None:
+    ours, ref = _compare_itemsets(spark, HAND, min_count=2)
+    # hand-counted: {a,b,c} in 4 baskets, {a,d} in 2, {e} in 3
+    got = {frozenset(r["itemset"]): r["freq"] for r in ours.collect()}
+    assert got[frozenset("abc")] == 4 and got[frozenset("ad")] == 2 and got[frozenset("e")] == 3
+    assert frozenset("de") not in got  # one basket only
+    assert _compare_rules(ours, ref, len(HAND)) > 0
+
+
+@pytest.mark.skipif(not CHESS.exists(), reason=f"{CHESS} absent (shared data not mounted)")
+def test_chess_matches_mlxtend(spark) -> None:
+    baskets = [line.split() for line in CHESS.read_text().splitlines() if line.strip()]
+    min_count = math.ceil(0.93 * len(baskets))
+    ours, ref = _compare_itemsets(spark, baskets, min_count=min_count)
+    assert len(ref) > 50
+    _compare_rules(ours, ref, len(baskets))
+
+
+def test_guard_rail_bound_and_refusal(spark) -> None:
+    # bound = min(2**n_frequent - 1, sum_baskets (2**s - 1) // min_count)
+    est = estimate_itemsets([(-1, 5), (3, 10), (5, 2)], min_count=4, cap=100)
+    assert est.bound == min(2**5 - 1, (10 * 7 + 2 * 31) // 4)  # 31
+    assert est.min_count_to_fit == 4
+    df = spark.createDataFrame([(b,) for b in HAND], "items array<string>")
+    ok = check_itemsets(df, min_count=2, cap=1000, items_col="items")
+    assert ok.n_frequent_items == 5 and ok.max_frequent_per_basket == 4
+    with pytest.raises(ItemsetExplosionError, match="raise min_count"):
+        check_itemsets(df, min_count=2, cap=5, items_col="items")
+
+
+@pytest.mark.skipif(not CHESS.exists(), reason=f"{CHESS} absent (shared data not mounted)")
+def test_guard_rail_refuses_dense_chess_at_low_support(spark) -> None:
+    baskets = [line.split() for line in CHESS.read_text().splitlines() if line.strip()]
+    df = spark.createDataFrame([(b,) for b in baskets], "items array<string>")
+    with pytest.raises(ItemsetExplosionError) as e:
+        check_itemsets(df, min_count=len(baskets) // 2, cap=1_000_000, items_col="items")
+    assert "limit 1,000,000" in str(e.value)
+
+
+def test_fewer_baskets_than_the_floor_give_no_itemsets(spark) -> None:
+    df = spark.createDataFrame([(["a", "b"],), (["a", "b"],)], "items array<string>")
+    assert frequent_itemsets(df, min_count=3, n_baskets=2).count() == 0
+    assert {tuple(r[0]) for r in frequent_itemsets(df, min_count=2, n_baskets=2).collect()} == {
+        ("a",),
+        ("b",),
+        ("a", "b"),
+    }

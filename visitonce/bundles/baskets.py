@@ -1,0 +1,162 @@
+"""Baskets: the transactions bundles are mined from.
+
+A basket is a run of applications under one key (an applicant in the ``citizen`` scope, a
+location key in the ``place`` scope), each applied for within ``window_days`` of the previous
+one (gap sessionization). A run never splits a group of applications that are all within the
+window of each other, which an anchored window (from the first application) would do whenever
+an unrelated application came just before them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from visitonce import columns as C
+
+SCOPE_CITIZEN = "citizen"
+SCOPE_PLACE = "place"
+SCOPES = (SCOPE_CITIZEN, SCOPE_PLACE)
+
+# Basket columns (internal, never written).
+SCOPE = "scope"
+BASKET_ID = "basket_id"
+ITEMS = "items"  # distinct service items, sorted
+APPS = "apps"  # the member applications: array<struct<APP_FIELDS>>
+N_APPS = "n_apps"  # applications in the basket (the basket size of the null model)
+TOKENS = "segment_tokens"  # segment tokens of the basket ("age_band=75+")
+SEGMENT = "segment"
+STRATUM = "stratum"  # the basket's stratum token ("" where the scope has no strata)
+# The segment of every basket of a scope, inside the package (a plain join key); the written
+# tables say null, as the contract does.
+EVERYONE = ""
+
+# Segment tokens ride along with the items during mining; service item codes never start
+# with this prefix (catalog codes are letters, digits and underscores).
+TOKEN_PREFIX = "§"
+STRATUM_PREFIX = "§~"  # strata of the null model: joint values of the strata columns
+
+APP_FIELDS = (C.SERVICE_ITEM, C.APPLIED_AT, C.N_VISITS, C.CHANNELS_USED, C.DEPARTMENT)
+
+
+def segment_token(column: str, value: str) -> str:
+    """The mining token of a segment, e.g. ``§age_band=75+``; its label is without the prefix."""
+    return f"{TOKEN_PREFIX}{column}={value}"
+
+
+def to_baskets(
+    applications: DataFrame,
+    *,
+    scope: str,
+    window_days: float,
+    segments: Sequence[str] = (),
+    strata: Sequence[str] = (),
+) -> DataFrame:
+    """Applications -> one row per basket of ``scope``.
+
+    Needs ``application_id, service_item, applied_at, n_visits, channels, department`` and the
+    key (``citizen_id`` for ``citizen``, ``location`` for ``place``; rows where it is null are
+    left out) and, for the citizen scope, the ``segments`` columns. Returns ``scope, basket_id,
+    items, apps, n_apps, segment_tokens`` (tokens are empty in the place scope: a place's
+    reports come from anyone).
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"unknown bundle scope {scope!r} (use {' or '.join(SCOPES)})")
+    key = C.CITIZEN_ID if scope == SCOPE_CITIZEN else C.LOCATION
+    segs = list(segments) if scope == SCOPE_CITIZEN else []
+    strat = list(strata) if scope == SCOPE_CITIZEN else []
+    missing = [c for c in [*segs, *strat] if c not in applications.columns]
+    if missing:
+        raise ValueError(f"segment column(s) {missing} not in applications")
+    apps = applications.where(F.col(key).isNotNull() & (F.col(key) != ""))
+    w = Window.partitionBy(key).orderBy(C.APPLIED_AT, C.APPLICATION_ID)
+    t = F.unix_seconds(F.col(C.APPLIED_AT))
+    gap = t - F.lag(t).over(w)
+    new = F.when(gap.isNull() | (gap > F.lit(window_days * 86_400.0)), 1).otherwise(0)
+    apps = apps.withColumn("_run", F.sum(new).over(w.rowsBetween(Window.unboundedPreceding, 0)))
+    member = F.struct(*[F.col(c) for c in APP_FIELDS])
+    tokens = [
+        F.when(
+            F.col(c).isNotNull(), F.concat(F.lit(f"{TOKEN_PREFIX}{c}="), F.col(c).cast("string"))
+        )
+        for c in segs
+    ]
+    baskets = apps.groupBy(key, "_run").agg(
+        F.array_sort(F.collect_set(C.SERVICE_ITEM)).alias(ITEMS),
+        F.collect_list(member).alias(APPS),
+        F.count(F.lit(1)).cast("int").alias(N_APPS),
+        *[F.min(tok).alias(f"_tok{i}") for i, tok in enumerate(tokens)],
+        *[F.min(F.col(c).cast("string")).alias(f"_st{i}") for i, c in enumerate(strat)],
+    )
+    stratum = (
+        F.concat(
+            F.lit(STRATUM_PREFIX),
+            F.concat_ws(
+                "|",
+                *[
+                    F.concat(F.lit(f"{c}="), F.coalesce(f"_st{i}", F.lit("")))
+                    for i, c in enumerate(strat)
+                ],
+            ),
+        )
+        if strat
+        else F.lit(EVERYONE)
+    )
+    token_array = (
+        F.filter(F.array(*[F.col(f"_tok{i}") for i in range(len(segs))]), lambda x: x.isNotNull())
+        if segs
+        else F.array().cast("array<string>")
+    )
+    return baskets.select(
+        F.lit(scope).alias(SCOPE),
+        F.concat_ws(":", F.lit(scope), F.col(key), F.col("_run").cast("string")).alias(BASKET_ID),
+        ITEMS,
+        APPS,
+        N_APPS,
+        token_array.alias(TOKENS),
+        stratum.alias(STRATUM),
+    )
+
+
+def with_mining_items(baskets: DataFrame) -> DataFrame:
+    """Add ``mining_items``: the basket's items plus its segment tokens (needs ``items``,
+    ``segment_tokens``). One FP-Growth pass then counts every itemset overall and within every
+    segment: an itemset with token t is the itemset within segment t."""
+    stratum = F.when(F.col(STRATUM) != EVERYONE, F.array(STRATUM)).otherwise(
+        F.array().cast("array<string>")
+    )
+    return baskets.withColumn("mining_items", F.concat(F.col(ITEMS), F.col(TOKENS), stratum))
+
+
+def summarize_segments(baskets: DataFrame) -> DataFrame:
+    """Per scope, segment token (``EVERYONE`` = all baskets of the scope) and stratum:
+    ``n_baskets``, ``n_slots`` (applications), ``item_p`` (map item -> share of the
+    applications) and ``sizes`` (array of struct(s, h): ``h`` baskets of ``s``
+    applications). The null model's inputs; needs basket columns."""
+    seg = F.explode(F.concat(F.array(F.lit(EVERYONE)), F.col(TOKENS)))
+    exploded = baskets.select(SCOPE, seg.alias(SEGMENT), STRATUM, APPS, N_APPS)
+    sizes = (
+        exploded.groupBy(SCOPE, SEGMENT, STRATUM, N_APPS)
+        .agg(F.count(F.lit(1)).alias("h"))
+        .groupBy(SCOPE, SEGMENT, STRATUM)
+        .agg(
+            F.sum("h").alias("n_baskets"),
+            F.sum(F.col("h") * F.col(N_APPS)).alias("n_slots"),
+            F.array_sort(F.collect_list(F.struct(F.col(N_APPS).alias("s"), "h"))).alias("sizes"),
+        )
+    )
+    items = (
+        exploded.select(SCOPE, SEGMENT, STRATUM, F.explode(APPS).alias("a"))
+        .groupBy(SCOPE, SEGMENT, STRATUM, F.col(f"a.{C.SERVICE_ITEM}").alias("item"))
+        .agg(F.count(F.lit(1)).alias("k"))
+    )
+    keys = [SCOPE, SEGMENT, STRATUM]
+    probs = items.join(sizes.select(*keys, "n_slots"), keys).select(
+        *keys, "item", (F.col("k") / F.col("n_slots")).alias("p")
+    )
+    pmap = probs.groupBy(*keys).agg(
+        F.map_from_entries(F.collect_list(F.struct("item", "p"))).alias("item_p")
+    )
+    return sizes.join(pmap, keys).select(*keys, "n_baskets", "n_slots", "item_p", "sizes")

@@ -1,0 +1,51 @@
+"""Frequent itemsets at a minimum count, with ``pyspark.ml.fpm.FPGrowth`` (PFP: parallel
+FP-Growth over conditional pattern bases, on the executors).
+
+FPGrowth takes a support fraction and keeps itemsets with ``freq >= ceil(minSupport * n)``; the
+fraction is set half a basket below ``min_count`` so the floor is exactly ``min_count`` (no
+floating-point off-by-one), and the result is filtered on the count again.
+"""
+
+from __future__ import annotations
+
+from pyspark.ml.fpm import FPGrowth
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+ITEMSET = "itemset"  # sorted array of items
+FREQ = "freq"
+
+
+def frequent_itemsets(
+    baskets: DataFrame,
+    *,
+    min_count: int,
+    n_baskets: int,
+    items_col: str = "items",
+    max_len: int | None = None,
+    num_partitions: int | None = None,
+) -> DataFrame:
+    """Every itemset in at least ``min_count`` baskets: ``itemset`` (sorted), ``freq`` (long).
+
+    Needs ``items_col``: an array of distinct items per basket. ``n_baskets`` is the number of
+    rows (passed in, so the caller counts once). ``max_len`` filters the output (FPGrowth has
+    no length cap: the guard-rail bounds all lengths).
+    """
+    if n_baskets < min_count:  # nothing can reach the floor (and FPGrowth wants support <= 1)
+        return baskets.sparkSession.createDataFrame([], f"{ITEMSET} array<string>, {FREQ} long")
+    fp = FPGrowth(
+        itemsCol=items_col,
+        minSupport=(min_count - 0.5) / n_baskets,
+        minConfidence=1.0,
+        predictionCol="_prediction",
+    )
+    if num_partitions:
+        fp.setNumPartitions(num_partitions)
+    found = (
+        fp.fit(baskets.select(items_col))
+        .freqItemsets.select(F.array_sort("items").alias(ITEMSET), F.col("freq").cast("long"))
+        .where(F.col(FREQ) >= min_count)
+    )
+    if max_len is not None:
+        found = found.where(F.size(ITEMSET) <= max_len)
+    return found

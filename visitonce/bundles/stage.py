@@ -1,0 +1,286 @@
+"""The bundles stage: read ``applications/``, mine both scopes, write ``bundles/``,
+``item_associations/`` and ``bundle_changes/``. The package's only reads and writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from visitonce import columns as C
+from visitonce import io, schemas
+from visitonce.bundles.baskets import (
+    EVERYONE,
+    ITEMS,
+    SCOPE,
+    SCOPE_CITIZEN,
+    SCOPE_PLACE,
+    SEGMENT,
+    STRATUM,
+    TOKEN_PREFIX,
+    summarize_segments,
+    to_baskets,
+    with_mining_items,
+)
+from visitonce.bundles.changes import to_bundle_changes
+from visitonce.bundles.fpgrowth import FREQ, ITEMSET, frequent_itemsets
+from visitonce.bundles.guard import check_itemsets
+from visitonce.bundles.profile import summarize_bundle_baskets
+from visitonce.bundles.select import (
+    flag_bundles,
+    score_candidates,
+    to_reported,
+    to_segment_itemsets,
+)
+from visitonce.config import BundlesConfig
+
+if TYPE_CHECKING:
+    from visitonce.pipeline import StageContext
+
+TABLES = ("bundles", "item_associations", "bundle_changes")
+
+
+@dataclass
+class Mined:
+    """The DataFrames of one mining run (lazy), and the figures worth recording."""
+
+    bundles: DataFrame
+    associations: DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _label(seg: Any) -> Any:
+    return F.when(seg == EVERYONE, F.lit(None).cast("string")).otherwise(
+        F.regexp_replace(seg, f"^{TOKEN_PREFIX}", "")
+    )
+
+
+def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
+    """Mine both scopes of ``applications`` (contract columns). Runs a few small actions
+    (basket counts, the guard-rail's histogram) and raises ItemsetExplosionError before
+    mining when the itemsets could explode. The returned frames are not yet computed."""
+    scopes = {
+        SCOPE_CITIZEN: (config.window_days, config.min_count, config.segments, config.strata),
+        SCOPE_PLACE: (config.place_window_days, config.place_min_count, (), ()),
+    }
+    itemsets, summaries, baskets_all, counts = [], [], [], {}
+    for scope, (window, min_count, segments, strata) in scopes.items():
+        baskets = with_mining_items(
+            to_baskets(
+                applications, scope=scope, window_days=window, segments=segments, strata=strata
+            )
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        n = baskets.count()
+        est = check_itemsets(
+            baskets,
+            min_count=min_count,
+            cap=config.max_itemsets,
+            items_col="mining_items",
+            what=f"{scope} bundles",
+        )
+        mined = frequent_itemsets(
+            baskets, min_count=min_count, n_baskets=n, items_col="mining_items"
+        )
+        itemsets.append(to_segment_itemsets(mined, scope=scope))
+        summaries.append(summarize_segments(baskets))
+        baskets_all.append(baskets.drop("mining_items"))
+        counts[scope] = {"baskets": n, "itemset_bound": est.bound}
+    # Itemsets, candidates and bundles are small tables used many times over: checkpointing
+    # them cuts their lineage, so later plans (and their descriptions) stay small.
+    union = itemsets[0].unionByName(itemsets[1]).localCheckpoint()
+    segments = summaries[0].unionByName(summaries[1]).localCheckpoint()
+    scored = flag_bundles(
+        score_candidates(
+            union,
+            segments=segments,
+            min_support=config.min_support,
+            max_len=config.max_len,
+            min_count_below=min(config.min_count, config.place_min_count) - 1,
+        ),
+        fdr_alpha=config.fdr_alpha,
+        min_lift=config.min_lift,
+    ).localCheckpoint()
+    reported = to_reported(scored, closure_ratio=config.closure_ratio).localCheckpoint()
+    baskets = baskets_all[0].unionByName(baskets_all[1])
+    profile = summarize_bundle_baskets(reported, baskets)
+    keys = [SCOPE, SEGMENT, ITEMSET]
+    bundles = (
+        reported.join(profile, keys, "left")
+        .withColumn(
+            "bundle_id",
+            F.substring(
+                F.sha2(F.concat_ws("|", SCOPE, SEGMENT, F.array_join(ITEMSET, ",")), 256), 1, 16
+            ),
+        )
+        .select(
+            "bundle_id",
+            SCOPE,
+            _label(F.col(SEGMENT)).alias(SEGMENT),
+            F.col(ITEMSET).alias(ITEMS),
+            F.coalesce("departments", F.array().cast("array<string>")).alias("departments"),
+            F.col(FREQ).alias("n_transactions"),
+            "support",
+            "lift",
+            "confidence",
+            F.coalesce("visits_saved", F.lit(0)).cast("long").alias("visits_saved"),
+            F.size(ITEMSET).alias("size"),
+            F.col("n_transactions").alias("n_baskets"),
+            "expected",
+            "p_value",
+            "q_value",
+            "productive_lift",
+            "max_confidence",
+            "leverage",
+            "conviction",
+            F.coalesce("cross_department", F.lit(False)).alias("cross_department"),
+            F.coalesce("visits_observed", F.lit(0)).cast("long").alias("visits_observed"),
+            "typical_order",
+            "median_span_days",
+            F.coalesce("channels", F.array().cast("array<string>")).alias("channels"),
+        )
+    )
+    single = union.where((F.size(ITEMSET) == 1) & (F.col(STRATUM) == EVERYONE)).select(
+        SCOPE, SEGMENT, F.get(ITEMSET, 0).alias("_i"), F.col(FREQ).alias("_n")
+    )
+    pairs = scored.where(F.size(ITEMSET) == 2)
+    a = single.withColumnsRenamed({"_i": "item_a", "_n": "n_a"})
+    b = single.withColumnsRenamed({"_i": "item_b", "_n": "n_b"})
+    associations = (
+        pairs.withColumn("item_a", F.get(ITEMSET, 0))
+        .withColumn("item_b", F.get(ITEMSET, 1))
+        .join(a, [SCOPE, SEGMENT, "item_a"])
+        .join(b, [SCOPE, SEGMENT, "item_b"])
+        .select(
+            SCOPE,
+            _label(F.col(SEGMENT)).alias(SEGMENT),
+            "item_a",
+            "item_b",
+            "n_a",
+            "n_b",
+            F.col(FREQ).alias("n_ab"),
+            F.col("n_transactions").alias("n_baskets"),
+            "support",
+            "expected",
+            "lift",
+            (F.col(FREQ) / F.col("n_a")).alias("confidence_ab"),
+            (F.col(FREQ) / F.col("n_b")).alias("confidence_ba"),
+            (F.col(FREQ) / (F.col("n_a") + F.col("n_b") - F.col(FREQ))).alias("jaccard"),
+            "p_value",
+            "q_value",
+            "significant",
+        )
+    )
+    summary = {"scopes": counts, "candidates": scored.count()}
+    return Mined(bundles=bundles, associations=associations, summary=summary)
+
+
+Progress = Callable[[str], None]
+
+
+def run_bundles(
+    spark: SparkSession,
+    *,
+    warehouse: str,
+    config: BundlesConfig,
+    out: str | None = None,
+    say: Progress | None = None,
+) -> dict[str, Any]:
+    """Mine ``<warehouse>/applications`` and write the three tables under ``out`` (default:
+    the warehouse). Returns the manifest section (counts) with the written URIs."""
+    say = say or (lambda _m: None)
+    root = out or warehouse
+    apps_uri = io.join_uri(warehouse, "applications")
+    if not io.exists(spark, apps_uri):
+        raise io.InputError(
+            f"no applications table at {apps_uri}: run `visitonce run` on this warehouse first"
+        )
+    apps = spark.read.parquet(apps_uri)
+    bounds = apps.agg(
+        F.min(C.APPLIED_DATE).alias("start"), F.max(C.APPLIED_DATE).alias("end")
+    ).first()
+    if bounds is None or bounds["end"] is None:
+        return {"bundles": 0, "note": "no applications"}
+    start, end = bounds["start"], bounds["end"]
+    say("mining bundles")
+    mined = mine_bundles(apps, config=config)
+    period = [F.lit(start).cast("date").alias("period_start"), F.lit(end).alias("period_end")]
+    bundles = mined.bundles.select("*", *period).persist(StorageLevel.MEMORY_AND_DISK)
+    uris = {t: io.join_uri(root, t) for t in TABLES}
+    previous = _previous(spark, uris["bundles"], before=end)
+    io.write_table(bundles, uris["bundles"], schemas.load("bundles"))
+    io.write_table(
+        mined.associations.withColumn("period_end", F.lit(end)),
+        uris["item_associations"],
+        schemas.load("item_associations"),
+    )
+    if previous is not None:
+        changes = to_bundle_changes(bundles, previous, tolerance=config.change_tolerance)
+    else:
+        changes = to_bundle_changes(bundles, bundles.limit(0), tolerance=config.change_tolerance)
+    io.write_table(changes, uris["bundle_changes"], schemas.load("bundle_changes"))
+    # counted from what was written (the frames are deterministic; an empty period writes
+    # no partition, so the table may not be readable yet)
+    by_scope = {r[SCOPE]: int(r["count"]) for r in bundles.groupBy(SCOPE).count().collect()}
+    change_counts = {
+        r["change"]: int(r["count"]) for r in changes.groupBy("change").count().collect()
+    }
+    bundles.unpersist()
+    return {
+        "bundles": sum(by_scope.values()),
+        "by_scope": by_scope,
+        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "compared_with": None if previous is None else "previous period in bundles/",
+        "changes": change_counts,
+        **mined.summary,
+        "outputs": uris,
+    }
+
+
+def _previous(spark: SparkSession, uri: str, *, before: dt.date) -> DataFrame | None:
+    """The latest stored period before ``before`` (materialized: the table is about to be
+    overwritten), or None."""
+    if not io.exists(spark, uri):
+        return None
+    stored = spark.read.schema(schemas.spark_schema(schemas.load("bundles"))).parquet(uri)
+    stored = stored.where(F.col("period_end") < F.lit(before))
+    last = stored.agg(F.max("period_end")).first()
+    if last is None or last[0] is None:
+        return None
+    return stored.where(F.col("period_end") == F.lit(last[0])).localCheckpoint()
+
+
+def bundles_config(
+    config_file: str | None,
+    *,
+    min_count: int | None = None,
+    window_days: int | None = None,
+    segments: list[str] | None = None,
+) -> BundlesConfig:
+    """The bundles section of a config file (or the defaults) with an analyst's overrides;
+    raises ConfigError on out-of-range values."""
+    import dataclasses
+
+    from visitonce.config import load_config
+
+    base = load_config(config_file).bundles
+    changes = {
+        "min_count": min_count,
+        "window_days": window_days,
+        "segments": tuple(segments) if segments else None,
+    }
+    return dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+
+
+def bundles_stage(ctx: StageContext) -> dict[str, Any] | None:
+    """Pipeline stage: mine the warehouse's applications with the run's bundles config."""
+    with ctx.timer.stage("bundles"):
+        result = run_bundles(
+            ctx.spark, warehouse=ctx.req.out, config=ctx.req.config.bundles, say=ctx.say
+        )
+    ctx.outputs.update(result.pop("outputs", {}))
+    return result
