@@ -105,11 +105,51 @@ class BundlesConfig:
 
 
 @dataclass(frozen=True)
+class LaggingConfig:
+    """Lagging-step detection (visitonce.lagging; method in docs/methodology-lagging.md)."""
+
+    # Below this many observations an item-step is reported as insufficient data.
+    min_cases: int = 20
+    # Flag only when observed / expected is at least this (effect size).
+    min_effect: float = 2.0
+    # Benjamini-Hochberg false-discovery rate across item-steps.
+    fdr_alpha: float = 0.05
+    # Fewer other items with the same step, kind and setting than this: no fair expectation.
+    min_peers: int = 5
+    # Back-office working hours (local), on the working days of the calendar.
+    work_day_start: str = "08:30"
+    work_day_end: str = "17:30"
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Live monitoring and alerting (visitonce.monitor)."""
+
+    window_minutes: int = 60
+    # Erlang-C proposals size desks so that the mean wait stays under this.
+    wait_target_minutes: float = 15.0
+    # A window is anomalous when its robust z-score reaches this, or its CUSUM reaches cusum_h.
+    z_threshold: float = 6.0
+    cusum_k: float = 1.0
+    cusum_h: float = 8.0
+    # Volume drops are only judged where at least this many arrivals per window are expected.
+    min_expected_volume: float = 5.0
+    # Waiting and processing metrics need at least this many observations in the window.
+    min_window_cases: int = 5
+    # Alerts of one centre/department within this many windows are merged into one.
+    merge_gap_windows: int = 2
+    # At most this many alerts per day (highest scores first).
+    max_alerts_per_day: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole run configuration."""
 
     ingest: IngestConfig = field(default_factory=IngestConfig)
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    lagging: LaggingConfig = field(default_factory=LaggingConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     bundles: BundlesConfig = field(default_factory=BundlesConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,7 +184,13 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config file {p} is not valid YAML: {e}".splitlines()[0]) from e
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {p} must be a mapping of sections (ingest, calendar)")
-    sections = {"ingest": IngestConfig, "calendar": CalendarConfig, "bundles": BundlesConfig}
+    sections = {
+        "ingest": IngestConfig,
+        "calendar": CalendarConfig,
+        "bundles": BundlesConfig,
+        "lagging": LaggingConfig,
+        "monitor": MonitorConfig,
+    }
     unknown = set(raw) - set(sections)
     if unknown:
         raise ConfigError(

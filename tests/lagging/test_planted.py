@@ -1,0 +1,137 @@
+"""Planted truth on a generated month: lagging steps found, workload not blamed, small items
+reported as insufficient data; live monitoring alerts the queue spike with proposals and stays
+quiet elsewhere. One generated city (about 50k events, 31 days) is shared by the module."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from visitonce.config import CalendarConfig, LaggingConfig, MonitorConfig
+from visitonce.generate import generate
+from visitonce.lagging.stage import find_lagging_steps
+from visitonce.monitor.stage import find_alerts
+
+TZ = "Asia/Shanghai"
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory, spark):
+    root = tmp_path_factory.mktemp("planted")
+    truth = generate(root, n_events=50_000, seed=7, days=31, fmt="parquet", dirty=False)
+    ev = spark.read.parquet(str(root / "events"))
+    for c in ("arrived_at", "started_at", "ended_at"):
+        ev = ev.withColumn(c, F.to_timestamp(c))
+    ev = (
+        ev.withColumn("physical_visit", F.col("physical_visit") == "true")
+        .withColumn("satisfaction", F.col("satisfaction").cast("int"))
+        .cache()
+    )
+    cat = (
+        spark.read.option("header", True)
+        .csv(str(root / "catalog.csv"))
+        .withColumn("complexity", F.col("complexity").cast("int"))
+        .withColumn("time_limit_days", F.col("time_limit_days").cast("int"))
+        .withColumn("online_capable", F.col("online_capable") == "true")
+    )
+    roster = (
+        spark.read.option("header", True)
+        .csv(str(root / "roster.csv"))
+        .withColumn("date", F.to_date("date"))
+        .withColumn("officials_on_duty", F.col("officials_on_duty").cast("int"))
+    )
+    as_of = dt.datetime.fromisoformat(truth["period_end"])
+    _, lagging = find_lagging_steps(
+        ev, catalog=cat, roster=roster, calendar=CalendarConfig(), config=LaggingConfig(),
+        time_zone=TZ, as_of=as_of,
+    )  # fmt: skip
+    lag = lagging.toPandas()
+    spark.catalog.clearCache()
+    ev.cache()
+    windows, alerts = find_alerts(
+        ev, catalog=cat, roster=roster, config=MonitorConfig(), time_zone=TZ
+    )
+    al = alerts.toPandas()
+    n_series_days = windows.select("center", "channel", "department", "local_date").distinct()
+    n_series_days = n_series_days.count()
+    spark.catalog.clearCache()
+    return {"truth": truth, "lag": lag, "alerts": al, "series_days": n_series_days}
+
+
+def _key(r) -> tuple[str, str, str]:
+    return (r["service_item"], r["step"], r["kind"])
+
+
+def test_planted_lags_are_flagged_with_few_false_flags(city) -> None:
+    lag, truth = city["lag"], city["truth"]
+    planted = {_key(p) for p in truth["lagging_steps"]}
+    flagged = {_key(r) for _, r in lag[lag["flagged"]].iterrows()}
+    found = planted & flagged
+    recall, precision = len(found) / len(planted), len(found) / max(len(flagged), 1)
+    print(f"lagging flags: recall {recall:.2f}, precision {precision:.2f}, flagged {flagged}")
+    assert found == planted  # incl. the waiting one and the low-volume item
+    assert any(p["kind"] == "waiting" for p in truth["lagging_steps"])
+    assert len(flagged - planted) <= 2
+    rows = lag[lag["flagged"]]
+    assert (rows["excess_ratio"] >= 2.0).all() and (rows["q_value"] <= 0.05).all()
+    assert (rows["observed_lo_s"] <= rows["observed_s"]).all()
+    assert (rows["observed_s"] <= rows["observed_hi_s"]).all()
+
+
+def test_understaffed_department_is_not_flagged(city) -> None:
+    lag, dept = city["lag"], city["truth"]["understaffed"]["department"]
+    mine = lag[lag["department"] == dept]
+    assert len(mine) > 10
+    assert not mine["flagged"].any(), mine[mine["flagged"]]
+
+
+def test_small_n_items_are_reported_as_insufficient_data(city) -> None:
+    lag, small = city["lag"], city["truth"]["small_n_items"]
+    rows = lag[lag["service_item"].isin(small)]
+    assert set(rows["service_item"]) == set(small)  # reported, not hidden
+    assert (rows["status"] == "insufficient_data").all()
+    assert not rows["flagged"].any()
+    assert rows["observed_s"].notna().all() and (rows["n"] < 20).all()
+
+
+def test_queue_spike_is_alerted_with_proposals(city) -> None:
+    spike, al = city["truth"]["queue_spike"], city["alerts"]
+    day = dt.date.fromisoformat(spike["date"])
+    hits = al[(al["center"] == spike["center"]) & (al["alert_date"] == day)]
+    assert len(hits) >= 1, al
+    top = hits.sort_values("score").iloc[-1]
+    start = pd.Timestamp(top["window_start"]).tz_localize("UTC").tz_convert(TZ).hour
+    end = pd.Timestamp(top["window_end"]).tz_localize("UTC").tz_convert(TZ).hour
+    assert start <= max(spike["hours"]) and end > min(spike["hours"])
+    assert top["metric"] in {"queue_estimate", "waiting_p50_min", "waiting_p90_min", "arrivals"}
+    proposals = list(top["proposals"])
+    assert any("Erlang C" in p for p in proposals), proposals
+    assert any("online" in p for p in proposals), proposals
+    # The spike is the day's strongest alert anywhere in the city.
+    assert top["score"] == al[al["alert_date"] == day]["score"].max()
+
+
+def test_few_alerts_outside_the_planted_anomalies(city) -> None:
+    truth, al = city["truth"], city["alerts"]
+    spike = truth["queue_spike"]
+    under = truth["understaffed"]
+    under_days = {dt.date.fromisoformat(d) for d in under["dates"]}
+    planted = (
+        (al["center"] == spike["center"])
+        & (al["alert_date"] == dt.date.fromisoformat(spike["date"]))
+    ) | (al["department"].eq(under["department"]) & al["alert_date"].isin(under_days))
+    false_alarms = int((~planted).sum())
+    days = 31
+    rate = false_alarms / city["series_days"]
+    print(
+        f"alerts {len(al)}, outside planted {false_alarms} ({false_alarms / days:.2f}/day, "
+        f"{rate:.4f} per monitored series-day of {city['series_days']})"
+    )
+    assert al.groupby("alert_date").size().max() <= MonitorConfig().max_alerts_per_day
+    assert false_alarms / days <= 1.0
+    assert rate <= 0.01
+    assert json.dumps(list(al.columns))  # the frame is the alerts contract's columns

@@ -1,0 +1,261 @@
+"""Workload covariates and the within-item-step workload adjustment.
+
+``to_observations`` turns step timings into one row per (step, kind) observation with its log
+duration and workload covariates; ``with_adjusted_durations`` estimates workload effects
+*within* item-steps (item fixed effects, pooled over the items of one step name and kind) and
+removes them, so an item's own slowness cannot be learned as a workload effect. Method:
+docs/methodology-lagging.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from visitonce import columns as C
+from visitonce.lagging import timings as TM
+
+KIND = "kind"
+BASIS = "basis"  # "working" (working seconds on the calendar) or "calendar" (wall clock)
+Y = "y"  # log of the duration in seconds (durations below 1 s count as 1 s)
+Y_ADJ = "y_adj"
+CENSORED = "censored"
+LOG_LOAD = "log_load"
+LOG_HOUR_VOLUME = "log_hour_volume"
+LOG_N_STEPS = "log_n_steps"
+PHYSICAL = "physical"
+CROSS_DEPT = "cross_dept"
+SAME_DAY = "same_day"
+BETA_LOAD = "beta_load"
+SETTING = "setting"  # "desk" (in person, at a centre) or "back_office"
+KINDS = ("processing", "waiting", "handoff")
+DELIVERY_STEPS = ("deliver",)
+GROUP_KEYS = [C.SERVICE_ITEM, C.STEP, C.DEPARTMENT, KIND, SETTING]
+# Workload covariates are adjusted to the step's city-wide mean ("at typical workload");
+# structural ones (the item's own mix of step counts and cross-department hand-offs) only to the
+# item-step's own mean: between items they are the peer model's business, and extrapolating a
+# within-item slope across items would move whole items.
+WORKLOAD_COVARIATES = [LOG_LOAD, LOG_HOUR_VOLUME]
+STRUCTURAL_COVARIATES = [LOG_N_STEPS, CROSS_DEPT]
+COVARIATES = WORKLOAD_COVARIATES + STRUCTURAL_COVARIATES
+_N_STRUCTURAL = len(STRUCTURAL_COVARIATES)
+
+
+def _workload(timings: DataFrame, roster: DataFrame | None) -> DataFrame:
+    """Adds ``log_load``: the step's unit volume that day per official on duty (log).
+
+    A contact step's unit is its department's desk at its centre, a back-office step's the
+    department's back office (roster rows without a centre). Without a roster (or a row for that
+    date) the unit's median staffing is used, and without any roster the volume alone.
+    """
+    desk = F.coalesce(F.col(C.PHYSICAL_VISIT), F.lit(False))
+    unit_center = F.when(desk, F.col(C.CENTER))
+    df = timings.withColumn("_unit_center", unit_center)
+    unit = [C.DEPARTMENT, "_unit_center", TM.LOCAL_DATE]
+    df = df.withColumn(
+        "_volume", F.count(F.lit(1)).over(Window.partitionBy(*[F.col(c) for c in unit]))
+    )
+    if roster is None:
+        return df.withColumn(LOG_LOAD, F.log(F.col("_volume").cast("double"))).drop("_volume")
+    r = roster.select(
+        F.col(C.DEPARTMENT).alias("_r_dept"),
+        F.col(C.CENTER).alias("_r_center"),
+        F.col(C.DATE).alias("_r_date"),
+        F.col(C.OFFICIALS_ON_DUTY).cast("double").alias("_officials"),
+    ).where(F.col("_officials") > 0)
+    typical = r.groupBy("_r_dept", "_r_center").agg(F.median("_officials").alias("_typical"))
+    on_day = (
+        (F.col(C.DEPARTMENT) == F.col("_r_dept"))
+        & F.col("_unit_center").eqNullSafe(F.col("_r_center"))
+        & (F.col(TM.LOCAL_DATE) == F.col("_r_date"))
+    )
+    df = df.join(F.broadcast(r), on_day, "left").drop("_r_dept", "_r_center", "_r_date")
+    on_unit = (F.col(C.DEPARTMENT) == F.col("_r_dept")) & F.col("_unit_center").eqNullSafe(
+        F.col("_r_center")
+    )
+    df = df.join(F.broadcast(typical), on_unit, "left").drop("_r_dept", "_r_center")
+    officials = F.coalesce(F.col("_officials"), F.col("_typical"), F.lit(1.0))
+    return df.withColumn(LOG_LOAD, F.log(F.col("_volume") / officials)).drop(
+        "_volume", "_officials", "_typical"
+    )
+
+
+def to_observations(
+    timings: DataFrame, *, catalog: DataFrame | None, roster: DataFrame | None
+) -> DataFrame:
+    """One row per observed duration: keys ``service_item, step, department, kind, setting``
+    (desk or back_office), ``basis``,
+    ``y`` (log seconds), ``censored``, covariates ``log_load, log_hour_volume, log_n_steps,
+    physical, cross_dept, weekday, local_hour``, and the catalog's ``complexity, same_day``.
+
+    Needs ``to_step_timings`` output. Kinds: ``processing`` (working time for back-office steps,
+    wall clock at desks), ``waiting`` (wall clock, steps with an arrival), ``handoff`` (working
+    time, back-office steps after another step).
+    """
+    df = _workload(timings, roster)
+    desk = F.coalesce(F.col(C.PHYSICAL_VISIT), F.lit(False))
+    hour_unit = Window.partitionBy(F.col("_unit_center"), TM.LOCAL_DATE, TM.LOCAL_HOUR)
+    df = df.withColumn(
+        LOG_HOUR_VOLUME,
+        F.when(desk, F.log(F.count(F.lit(1)).over(hour_unit).cast("double"))).otherwise(0.0),
+    )
+    df = (
+        df.withColumn(
+            LOG_N_STEPS,
+            F.log(F.count(F.lit(1)).over(Window.partitionBy(C.APPLICATION_ID)).cast("double")),
+        )
+        .withColumn(PHYSICAL, desk.cast("double"))
+        .withColumn(
+            CROSS_DEPT,
+            F.coalesce(F.col(TM.PREV_DEPARTMENT) != F.col(C.DEPARTMENT), F.lit(False)).cast(
+                "double"
+            ),
+        )
+    )
+    if catalog is not None:
+        cat = catalog.select(
+            F.col(C.SERVICE_ITEM).alias("_item"),
+            F.col(C.COMPLEXITY).cast("double").alias(C.COMPLEXITY),
+            (F.col(C.TIME_LIMIT_DAYS) == 0).alias(SAME_DAY),
+        )
+        df = df.join(F.broadcast(cat), F.col(C.SERVICE_ITEM) == F.col("_item"), "left").drop(
+            "_item"
+        )
+    else:
+        df = df.withColumn(C.COMPLEXITY, F.lit(None).cast("double")).withColumn(
+            SAME_DAY, F.lit(None).cast("boolean")
+        )
+    # A delivery by post: its "processing" is the courier's transit, a setting of its own.
+    courier = (F.col(C.CHANNEL) == "mail") & F.col(C.STEP).isin(*DELIVERY_STEPS)
+    common = [
+        C.SERVICE_ITEM,
+        C.STEP,
+        C.DEPARTMENT,
+        LOG_LOAD,
+        LOG_HOUR_VOLUME,
+        PHYSICAL,
+        CROSS_DEPT,
+        TM.WEEKDAY,
+        TM.LOCAL_HOUR,
+        C.COMPLEXITY,
+        SAME_DAY,
+        F.when(desk, F.lit("desk"))
+        .when(courier, F.lit("mail"))
+        .otherwise(F.lit("back_office"))
+        .alias(SETTING),
+        LOG_N_STEPS,
+    ]
+
+    def log_s(c: str) -> F.Column:
+        return F.log(F.greatest(F.col(c), F.lit(1.0)))
+
+    # Wall clock where work does not follow the office calendar: desks (the citizen is there),
+    # couriers, and same-day items (done while the citizen waits, or automated).
+    wall = desk | courier | F.coalesce(F.col(SAME_DAY), F.lit(False))
+    processing = df.select(
+        *common,
+        F.lit("processing").alias(KIND),
+        F.when(wall, F.lit("calendar")).otherwise(F.lit("working")).alias(BASIS),
+        F.when(wall, log_s(TM.PROCESSING_S)).otherwise(log_s(TM.PROCESSING_WORK_S)).alias(Y),
+        F.col(TM.PROCESSING_CENSORED).alias(CENSORED),
+    )
+    waiting = df.where(F.col(TM.WAITING_S).isNotNull()).select(
+        *common,
+        F.lit("waiting").alias(KIND),
+        F.lit("calendar").alias(BASIS),
+        log_s(TM.WAITING_S).alias(Y),
+        F.lit(False).alias(CENSORED),
+    )
+    same_day = F.coalesce(F.col(SAME_DAY), F.lit(False))
+    handoff = df.where(F.col(TM.HANDOFF_WORK_S).isNotNull() & ~desk).select(
+        *common,
+        F.lit("handoff").alias(KIND),
+        F.when(same_day, F.lit("calendar")).otherwise(F.lit("working")).alias(BASIS),
+        F.when(same_day, log_s(TM.HANDOFF_S)).otherwise(log_s(TM.HANDOFF_WORK_S)).alias(Y),
+        F.lit(False).alias(CENSORED),
+    )
+    return processing.unionByName(waiting).unionByName(handoff)
+
+
+ADJUSTED_SCHEMA = T.StructType(
+    [
+        T.StructField(C.SERVICE_ITEM, T.StringType()),
+        T.StructField(C.STEP, T.StringType()),
+        T.StructField(C.DEPARTMENT, T.StringType()),
+        T.StructField(KIND, T.StringType()),
+        T.StructField(SETTING, T.StringType()),
+        T.StructField(BASIS, T.StringType()),
+        T.StructField(Y, T.DoubleType()),
+        T.StructField(Y_ADJ, T.DoubleType()),
+        T.StructField(CENSORED, T.BooleanType()),
+        T.StructField(C.COMPLEXITY, T.DoubleType()),
+        T.StructField(SAME_DAY, T.BooleanType()),
+        T.StructField(CROSS_DEPT, T.DoubleType()),
+        T.StructField(LOG_N_STEPS, T.DoubleType()),
+        T.StructField(LOG_LOAD, T.DoubleType()),
+        T.StructField(BETA_LOAD, T.DoubleType()),
+    ]
+)
+
+
+def design_matrix(pdf: pd.DataFrame) -> np.ndarray:
+    """Covariates of the within model: workload, steps, setting, weekday and hour-band dummies."""
+    # Structural covariates first, then workload and time (weekday, hour band).
+    x = [pdf[c].astype(float).fillna(0.0).to_numpy() for c in STRUCTURAL_COVARIATES]
+    x += [pdf[c].astype(float).fillna(0.0).to_numpy() for c in WORKLOAD_COVARIATES]
+    weekday = pdf[TM.WEEKDAY].fillna(1).astype(int).to_numpy()
+    x += [(weekday == d).astype(float) for d in range(2, 8)]  # Monday is the reference
+    hour = pdf[TM.LOCAL_HOUR].fillna(12).astype(int).to_numpy()
+    bands = np.digitize(hour, [8, 10, 12, 14, 16, 18])
+    x += [(bands == b).astype(float) for b in range(0, 7) if b != 3]  # 12-14 is the reference
+    return np.column_stack(x)
+
+
+def fit_within(pdf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Within (fixed-effects) least squares on one step name and kind.
+
+    Returns (beta, X): beta from regressing ``y`` on the covariates after removing each
+    item-step's mean from both (uncensored rows only), so item-level slowness is absorbed by
+    the item's own intercept and can never enter beta.
+    """
+    x = design_matrix(pdf)
+    y = pdf[Y].to_numpy(dtype=float)
+    ok = ~pdf[CENSORED].to_numpy(dtype=bool)
+    groups = pdf[C.SERVICE_ITEM].astype(str) + "|" + pdf[C.DEPARTMENT].astype(str)
+    beta = np.zeros(x.shape[1])
+    if ok.sum() > x.shape[1] + 10:
+        xo = pd.DataFrame(x[ok])
+        yo = pd.Series(y[ok])
+        key = groups[ok].to_numpy()
+        xd = (xo - xo.groupby(key).transform("mean")).to_numpy()
+        yd = (yo - yo.groupby(key).transform("mean")).to_numpy()
+        keep = xd.std(axis=0) > 1e-9  # covariates constant within every item-step: not identified
+        if keep.any():
+            sol, *_ = np.linalg.lstsq(xd[:, keep], yd, rcond=None)
+            beta[keep] = sol
+    return beta, x
+
+
+def _adjust_cell(pdf: pd.DataFrame) -> pd.DataFrame:
+    beta, x = fit_within(pdf)
+    key = (pdf[C.SERVICE_ITEM].astype(str) + "|" + pdf[C.DEPARTMENT].astype(str)).to_numpy()
+    ref = np.tile(x.mean(axis=0), (len(pdf), 1))  # workload and time: the step's mean
+    s = _N_STRUCTURAL
+    ref[:, :s] = pd.DataFrame(x[:, :s]).groupby(key).transform("mean").to_numpy()
+    y_adj = pdf[Y].to_numpy(dtype=float) - (x - ref) @ beta
+    out = pdf[[f.name for f in ADJUSTED_SCHEMA.fields if f.name not in (Y_ADJ, BETA_LOAD)]].copy()
+    out[Y_ADJ] = y_adj
+    out[BETA_LOAD] = float(beta[s])
+    return out[[f.name for f in ADJUSTED_SCHEMA.fields]]
+
+
+def with_adjusted_durations(observations: DataFrame) -> DataFrame:
+    """Workload-adjusted log durations ``y_adj`` (and the cell's load elasticity ``beta_load``).
+
+    Needs ``to_observations`` output. One pandas group per (step, kind): all items' rows of
+    that step name, fitted with item-step fixed effects (see ``fit_within``).
+    """
+    return observations.groupBy(C.STEP, KIND).applyInPandas(_adjust_cell, ADJUSTED_SCHEMA)

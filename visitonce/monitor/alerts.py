@@ -1,0 +1,233 @@
+"""From anomalous windows to a bounded set of alerts, each with proposals computed from data.
+
+Merging: anomalous windows of one centre on one day (every department and channel of it: a
+crowded hall is one incident) within ``merge_gap_windows`` of each other become one alert;
+remote series (no centre) merge per channel and department. The alert names the top-scoring
+department and lists every one involved. Bounding: at most ``max_alerts_per_day`` alerts per
+local day, highest scores first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from visitonce import columns as C
+from visitonce.config import MonitorConfig
+from visitonce.monitor import detect as D
+from visitonce.monitor import metrics as M
+from visitonce.monitor.erlang import servers_needed
+
+ALERT_SCHEMA = T.StructType(
+    [
+        T.StructField("alert_id", T.StringType()),
+        T.StructField("alert_date", T.DateType()),
+        T.StructField(M.WINDOW_START, T.TimestampType()),
+        T.StructField(M.WINDOW_END, T.TimestampType()),
+        T.StructField(C.CENTER, T.StringType()),
+        T.StructField(C.CHANNEL, T.StringType()),
+        T.StructField(C.DEPARTMENT, T.StringType()),
+        T.StructField("metric", T.StringType()),
+        T.StructField("value", T.DoubleType()),
+        T.StructField("expected", T.DoubleType()),
+        T.StructField("score", T.DoubleType()),
+        T.StructField("direction", T.StringType()),
+        T.StructField("n_windows", T.IntegerType()),
+        T.StructField("metrics", T.ArrayType(T.StringType())),
+        T.StructField("departments", T.ArrayType(T.StringType())),
+        T.StructField(M.OFFICIALS, T.DoubleType()),
+    ]
+)
+
+
+def _merge(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
+    gap = pd.Timedelta(minutes=config.window_minutes * config.merge_gap_windows)
+
+    def run(pdf: pd.DataFrame) -> pd.DataFrame:
+        pdf = pdf.sort_values(M.WINDOW_START).reset_index(drop=True)
+        cluster = (pdf[M.WINDOW_START] - pdf[M.WINDOW_END].cummax().shift()) > gap
+        pdf["_cluster"] = cluster.cumsum()
+        rows = []
+        for _, g in pdf.groupby("_cluster"):
+            top = g.loc[g[D.SCORE].idxmax()]
+            key = "|".join(
+                str(top[c]) for c in (C.CENTER, C.CHANNEL, C.DEPARTMENT, M.METRIC, M.WINDOW_START)
+            )
+            rows.append(
+                {
+                    "alert_id": hashlib.sha256(key.encode()).hexdigest()[:16],
+                    "alert_date": top[M.LOCAL_DATE],
+                    M.WINDOW_START: g[M.WINDOW_START].min(),
+                    M.WINDOW_END: g[M.WINDOW_END].max(),
+                    C.CENTER: top[C.CENTER],
+                    C.CHANNEL: top[C.CHANNEL],
+                    C.DEPARTMENT: top[C.DEPARTMENT],
+                    "metric": top[M.METRIC],
+                    "value": float(top[M.VALUE]),
+                    "expected": float(top[D.EXPECTED]),
+                    "score": float(top[D.SCORE]),
+                    "direction": top[D.DIRECTION_COL],
+                    "n_windows": int(g[M.WINDOW_START].nunique()),
+                    "metrics": sorted(set(g[M.METRIC])),
+                    "departments": sorted(set(g[C.DEPARTMENT].dropna())),
+                    M.OFFICIALS: top[M.OFFICIALS],
+                }
+            )
+        return pd.DataFrame(rows, columns=[f.name for f in ALERT_SCHEMA.fields])
+
+    return run
+
+
+def to_merged_alerts(anomalies: DataFrame, *, config: MonitorConfig) -> DataFrame:
+    """Merged, bounded alerts (without proposals) from ``detect.flag_anomalies`` output."""
+    hits = anomalies.where(F.col(D.ANOMALOUS)).withColumn(
+        "_remote_key",
+        F.when(F.col(C.CENTER).isNull(), F.concat_ws("|", C.CHANNEL, C.DEPARTMENT)),
+    )
+    merged = hits.groupBy(C.CENTER, "_remote_key", M.LOCAL_DATE).applyInPandas(
+        _merge(config), ALERT_SCHEMA
+    )
+    rank = F.row_number().over(
+        Window.partitionBy("alert_date").orderBy(F.col("score").desc(), "alert_id")
+    )
+    return (
+        merged.withColumn("_rank", rank)
+        .where(F.col("_rank") <= config.max_alerts_per_day)
+        .drop("_rank")
+    )
+
+
+def _hours(ts: pd.Timestamp, tz: str) -> str:
+    return (
+        ts.tz_localize("UTC").tz_convert(tz).strftime("%H:%M")
+        if ts.tzinfo is None
+        else (ts.tz_convert(tz).strftime("%H:%M"))
+    )
+
+
+def desk_proposals(
+    alert: pd.Series, windows: pd.DataFrame, *, config: MonitorConfig, time_zone: str
+) -> list[str]:
+    """Remedies for one alert from the centre's windows that day (pandas; a few hundred rows).
+
+    ``windows``: ``metrics.to_window_metrics`` rows of the alert's centre and local date.
+    """
+    out: list[str] = []
+    target = config.wait_target_minutes
+    per_hour = 60.0 / config.window_minutes
+    span = windows[
+        (windows[M.WINDOW_START] >= alert[M.WINDOW_START])
+        & (windows[M.WINDOW_START] < alert[M.WINDOW_END])
+    ]
+    counters = span[span[C.CHANNEL] == "counter"]
+    when = f"{_hours(alert[M.WINDOW_START], time_zone)}-{_hours(alert[M.WINDOW_END], time_zone)}"
+    centre = alert[C.CENTER]
+    if alert["direction"] == "low" and alert["metric"] == "arrivals":
+        return [
+            f"volume drop: {alert['value']:.0f} {alert[C.CHANNEL]} arrivals for "
+            f"{alert[C.DEPARTMENT]} against {alert['expected']:.0f} expected {when}: check the "
+            "channel for an outage and point citizens to the other channels meanwhile"
+        ]
+    if alert["metric"] == "satisfaction_mean":
+        out.append(
+            f"satisfaction {alert['value']:.1f} against a usual {alert['expected']:.1f}: review "
+            f"the ratings and comments of {alert[C.DEPARTMENT]} at {centre or alert[C.CHANNEL]}"
+        )
+    if counters.empty or centre is None:
+        return out
+    day_service = windows.groupby(C.DEPARTMENT)[M.PROCESSING_MEAN].median()
+    need: dict[str, tuple[int, float]] = {}
+    for dept, g in counters.groupby(C.DEPARTMENT):
+        worst = g.loc[g["arrivals"].idxmax()]
+        svc = worst[M.PROCESSING_MEAN]
+        if not svc or math.isnan(svc):
+            svc = day_service.get(dept, np.nan)
+        if svc is None or math.isnan(svc) or svc <= 0:
+            continue
+        lam = float(worst["arrivals"]) * per_hour / 60.0  # per minute
+        usual = worst.get(M.ARRIVALS_EXPECTED, np.nan)
+        usual = float(usual) * per_hour / 60.0 if usual is not None else np.nan
+        c = servers_needed(lam, float(svc), target)
+        c_usual = servers_needed(usual, float(svc), target) if not math.isnan(usual) else 0
+        c0 = worst[M.OFFICIALS]
+        c0 = None if c0 is None or math.isnan(c0) else float(c0)
+        # Officials beyond what this hour usually gets (Erlang C at the usual and the observed
+        # arrival rate), and beyond the roster when it is short even for the surge.
+        extra = max(c - c_usual, c - (c0 if c0 is not None else c))
+        if extra >= 1:
+            need[dept] = (int(extra), c0 or 0.0)
+            roster = f", the roster has {c0:.0f}" if c0 is not None else ""
+            out.append(
+                f"add {int(extra)} official(s) to the {dept} desks at {centre} {when} "
+                f"(Erlang C: {lam * 60:.0f} arrivals/h against a usual {usual * 60:.0f}, "
+                f"{svc:.1f} min each: {c} officials keep the mean wait under {target:.0f} min, "
+                f"{c_usual} at the usual rate{roster})"
+            )
+    if need:
+        # Desks at the same centre and hours with officials to spare (Erlang C at the target).
+        others = span[(span[C.CHANNEL] == "counter") & ~span[C.DEPARTMENT].isin(list(need))]
+        spare_rows = []
+        for dept, g in others.groupby(C.DEPARTMENT):
+            c0 = g[M.OFFICIALS].min()
+            svc = g[M.PROCESSING_MEAN].median()
+            if c0 is None or math.isnan(c0) or svc is None or math.isnan(svc):
+                continue
+            lam = float(g["arrivals"].max()) * per_hour / 60.0
+            spare = int(c0 - max(servers_needed(lam, float(svc), target), 1))
+            if spare >= 1:
+                spare_rows.append((spare, dept, lam * svc / c0))
+        for spare, dept, rho in sorted(spare_rows, reverse=True)[:2]:
+            out.append(
+                f"move up to {spare} official(s) from the idle {dept} desk at {centre} "
+                f"(utilisation {rho:.0%} {when})"
+            )
+        last_open = windows[windows[C.CHANNEL] == "counter"][M.WINDOW_END].max()
+        if alert[M.WINDOW_END] >= last_open:
+            queue = counters["queue_estimate"].fillna(0).sum()
+            out.append(
+                f"extend {centre}'s opening hours by 1 hour on {alert['alert_date']}: the "
+                f"rush lasts until closing (about {queue:.0f} citizens queued, Little's law)"
+            )
+    online = counters["online_capable_arrivals"].sum()
+    total = counters["arrivals"].sum()
+    if total > 0 and online / total >= 0.2:
+        out.append(
+            f"steer online-capable items online: {online:.0f} of {total:.0f} counter arrivals "
+            f"({online / total:.0%}) at {centre} {when} were for items that can be done online"
+        )
+    return out
+
+
+def with_proposals(
+    alerts: DataFrame, windows: DataFrame, *, config: MonitorConfig, time_zone: str
+) -> DataFrame:
+    """Adds ``proposals`` (array of text) to merged alerts: cogrouped with the windows of the
+    same centre and local date, so only that day's hall comes to pandas."""
+    schema = T.StructType(
+        list(ALERT_SCHEMA.fields) + [T.StructField("proposals", T.ArrayType(T.StringType()))]
+    )
+
+    def run(a: pd.DataFrame, w: pd.DataFrame) -> pd.DataFrame:
+        if a.empty:
+            return pd.DataFrame(columns=[f.name for f in schema.fields])
+        a = a.drop(columns=["_center_key"]).copy()
+        a["proposals"] = [
+            desk_proposals(row, w, config=config, time_zone=time_zone) for _, row in a.iterrows()
+        ]
+        return a[[f.name for f in schema.fields]]
+
+    a = alerts.withColumn("_center_key", F.coalesce(F.col(C.CENTER), F.lit("")))
+    w = windows.withColumn("_center_key", F.coalesce(F.col(C.CENTER), F.lit("")))
+    return (
+        a.groupBy("_center_key", "alert_date")
+        .cogroup(
+            w.withColumnRenamed(M.LOCAL_DATE, "alert_date").groupBy("_center_key", "alert_date")
+        )
+        .applyInPandas(run, schema)
+    )
