@@ -15,7 +15,7 @@ CANONICAL = SourceMapping(name="canonical")
 
 
 def _rows(raw) -> list[dict]:
-    cols = [c for c in raw.df.columns if c not in (C.SOURCE_FILE, io.CORRUPT)]
+    cols = [c for c in raw.df.columns if c not in (C.SOURCE_FILE, io.CORRUPT, io.FIELDS_PRESENT)]
     return sorted((r.asDict() for r in raw.df.select(*cols).collect()), key=lambda r: r["event_id"])
 
 
