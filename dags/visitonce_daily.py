@@ -31,8 +31,9 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 JOBS = Path(os.environ.get("VISITONCE_JOBS", Path(__file__).resolve().parent.parent / "jobs"))
 TIME_ZONE = os.environ.get("VISITONCE_TIME_ZONE", "Asia/Shanghai")
 SPARK_CONN = "visitonce_spark"
-# Analytic stages the daily run derives after ingest (bundles are weekly, scorecards monthly).
-DAILY_STAGES = "applications"
+# Analytic stages the daily run derives after ingest: lagging steps and alerts (bundles are
+# mined weekly by visitonce_bundles_weekly).
+DAILY_STAGES = "applications,lagging,monitor"
 EVENTS = Asset("visitonce-events", uri="visitonce://warehouse/events")
 APPLICATIONS = Asset("visitonce-applications", uri="visitonce://warehouse/applications")
 

@@ -176,3 +176,16 @@ def test_airflow_dags_test_end_to_end(tmp_path) -> None:
     assert manifest["rows_in"] == (
         manifest["rows_clean"] + manifest["rows_quarantined"] + manifest["rows_duplicate"]
     )
+
+
+def test_weekly_dag_mines_the_warehouse_of_the_daily_dag(dagbag) -> None:
+    weekly = dagbag.dags["visitonce_bundles_weekly"]
+    task = weekly.get_task("mine_bundles")
+    assert task.application.endswith("jobs/bundles.py")
+    assert task.application_args == ["--warehouse", "{{ params.warehouse }}"]
+    assert {a.uri for a in task.outlets} == {
+        "visitonce://warehouse/bundles",
+        "visitonce://warehouse/bundle_changes",
+    }
+    daily_args = dagbag.dags["visitonce_daily"].get_task("ingest").application_args
+    assert daily_args[daily_args.index("--stages") + 1] == "applications,lagging,monitor"
