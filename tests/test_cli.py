@@ -93,6 +93,11 @@ def test_bad_end(capsys, inputs) -> None:
     assert "--end 'next tuesday' is not an ISO date" in line
 
 
+def test_unknown_stage(capsys, inputs) -> None:
+    line = _one_line_error(capsys, main(_run_args(inputs, "--stages", "applications,mine")))
+    assert "unknown stage(s) ['mine']" in line and "choose from applications" in line
+
+
 def test_bad_config(capsys, inputs, tmp_path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("ingest:\n  time_zone: Asia/Shanghai\n  tolerance: 3\n")
@@ -160,6 +165,8 @@ def test_run_with_a_config_file(capsys, tmp_path) -> None:
             "2026-03-03",
             "--end",
             "2026-03-05",
+            "--stages",
+            "applications",
         ]
     )
     captured = capsys.readouterr()

@@ -182,7 +182,7 @@ def test_other_input_formats_reconcile(spark, tmp_path, fmt) -> None:
         as_of=dt.datetime.fromisoformat(truth["period_end"]),
         catalog=str(tmp_path / "landing" / "catalog.csv"),
     )
-    m = run_pipeline(spark, req)
+    m = run_pipeline(spark, req, stages=[])
     assert (m["rows_in"], m["rows_clean"]) == (truth["n_rows_written"], truth["n_events_valid"])
     assert m["quarantine_reasons"] == {k: v for k, v in truth["dirty"].items() if v}
     assert m["duplicates"] == truth["duplicates"]
@@ -228,7 +228,7 @@ def test_a_run_replaces_exactly_the_dates_in_its_input(spark, tmp_path) -> None:
             as_of=dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc),
             catalog=str(catalog),
         )
-        return run_pipeline(spark, req)
+        return run_pipeline(spark, req, stages=[])
 
     run(first)
     m = run(second)
@@ -262,7 +262,7 @@ def test_a_malformed_file_from_one_department_is_quarantined_not_fatal(spark, tm
         as_of=dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc),
         catalog=str(catalog),
     )
-    m = run_pipeline(spark, req)
+    m = run_pipeline(spark, req, stages=[])
     per_file = {Path(f["file"]).name: f for f in m["sources"]}
     assert per_file["housing.csv"]["rows_clean"] == 1
     tax = per_file["tax.csv"]

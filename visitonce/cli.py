@@ -129,10 +129,13 @@ def _run(
     as_of: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    stages: str | None = None,
 ) -> dict[str, Any]:
-    from visitonce.pipeline import make_request, run_pipeline
+    from visitonce.pipeline import check_stages, make_request, run_pipeline
     from visitonce.spark import build_session
 
+    names = None if stages is None else [x.strip() for x in stages.split(",") if x.strip()]
+    check_stages(names)
     req = make_request(
         events=events,
         out=out_dir,
@@ -146,7 +149,12 @@ def _run(
     )
     with err.status("starting Spark") as status:
         spark = build_session(master=master)
-        manifest = run_pipeline(spark, req, progress=lambda m: status.update(m))
+        manifest = run_pipeline(
+            spark,
+            req,
+            progress=lambda m: status.update(m),
+            stages=names,
+        )
     return manifest
 
 
@@ -211,8 +219,16 @@ def run_cmd(
         ),
     ] = None,
     end: Annotated[str | None, typer.Option("--end", help="Data interval end (ISO).")] = None,
+    stages: Annotated[
+        str | None,
+        typer.Option(
+            "--stages",
+            help="Analytic stages after ingest, comma-separated (default: all; applications "
+            "always runs).",
+        ),
+    ] = None,
 ) -> None:
-    """Run the pipeline: ingest, applications (and later stages as they land)."""
+    """Run the pipeline: ingest, then the analytic stages."""
     manifest = _run(
         events=events,
         catalog=catalog,
@@ -224,6 +240,7 @@ def run_cmd(
         as_of=as_of,
         start=start,
         end=end,
+        stages=stages,
     )
     _summary(manifest, out_dir)
 

@@ -335,6 +335,16 @@ def analytic_stages() -> list[tuple[str, Stage]]:
     ]
 
 
+def check_stages(stages: Collection[str] | None) -> None:
+    """Fail with a one-line ConfigError when a requested stage does not exist."""
+    known = [name for name, _ in analytic_stages()]
+    unknown = set(stages or ()) - set(known)
+    if unknown:
+        from visitonce.config import ConfigError
+
+        raise ConfigError(f"unknown stage(s) {sorted(unknown)}: choose from {', '.join(known)}")
+
+
 def run_pipeline(
     spark: SparkSession,
     req: RunRequest,
@@ -344,12 +354,7 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """Ingest, then the analytic stages (all, or those named in ``stages``; applications
     always), write ``manifest.json`` and return it."""
-    known = [name for name, _ in analytic_stages()]
-    unknown = set(stages or ()) - set(known)
-    if unknown:
-        from visitonce.config import ConfigError
-
-        raise ConfigError(f"unknown stage(s) {sorted(unknown)}: choose from {', '.join(known)}")
+    check_stages(stages)
     timer = Timer()
     started = dt.datetime.now(dt.timezone.utc)
     say = progress or (lambda _m: None)
