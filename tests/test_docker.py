@@ -78,6 +78,18 @@ def test_images_pin_the_versions_of_pyproject() -> None:
         assert "constraints.txt" in (DOCKER / dockerfile).read_text()
 
 
+def test_driver_and_executors_run_the_same_python_minor() -> None:
+    """PySpark refuses Python workers of another minor version than the driver's."""
+    minor = _arg("airflow.Dockerfile", "PYTHON_VERSION")
+    assert _arg("spark.Dockerfile", "PYTHON_VERSION") == minor
+    assert re.fullmatch(r"3\.\d+", minor), minor
+    spark = (DOCKER / "spark.Dockerfile").read_text()
+    assert "ENV PYSPARK_PYTHON=python${PYTHON_VERSION}" in spark
+    assert "python${PYTHON_VERSION} -m pip install" in spark
+    env = _compose()["x-airflow"]["environment"]
+    assert env["PYSPARK_PYTHON"] == f"python{minor}"
+
+
 def test_airflow_image_copies_only_what_exists() -> None:
     root = DOCKER.parent
     for line in (DOCKER / "airflow.Dockerfile").read_text().splitlines():
