@@ -147,3 +147,26 @@ def test_a_failed_partition_overwrite_keeps_the_old_partitions(spark, tmp_path: 
         ("b1", 3),
         ("b2", 5),
     ]
+
+
+def test_the_next_write_repairs_what_a_killed_swap_left(spark, tmp_path: Path) -> None:
+    """Killed between the swap's two renames: the table is aside as ``.__old-*`` and a partial
+    staging copy lies beside it. The next write puts the old table back before replacing it."""
+    from visitonce import schemas
+
+    contract = schemas.load("catalog")
+    uri = str(tmp_path / "catalog")
+    io.write_table(_catalog_rows(spark, ["A", "B"]), uri, contract)
+    (tmp_path / "catalog").rename(tmp_path / "catalog.__old-dead")
+    (tmp_path / "catalog.__staging-dead").mkdir()
+    (tmp_path / "catalog.__staging-dead" / "part-0.parquet").write_bytes(b"PAR1 partial")
+    io._recover(spark, uri)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog"]
+    assert sorted(r[0] for r in spark.read.parquet(uri).select("service_item").collect()) == [
+        "A",
+        "B",
+    ]
+    (tmp_path / "catalog").rename(tmp_path / "catalog.__old-dead")
+    io.write_table(_catalog_rows(spark, ["C"]), uri, contract)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog"]
+    assert [r[0] for r in spark.read.parquet(uri).select("service_item").collect()] == ["C"]

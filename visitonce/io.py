@@ -289,6 +289,7 @@ def write_table(
         return
     import uuid
 
+    _recover(out.sparkSession, uri.rstrip("/"))
     staging = f"{uri.rstrip('/')}.__staging-{uuid.uuid4().hex[:12]}"
     try:
         writer.parquet(staging)
@@ -302,6 +303,22 @@ def _delete(spark: SparkSession, uri: str) -> None:
     fs, path = _hadoop_path(spark, uri)
     if fs.exists(path):
         fs.delete(path, True)
+
+
+def _recover(spark: SparkSession, target: str) -> None:
+    """Clear what a writer killed mid-write left beside ``target``: its partial staging copy,
+    and the old table it had moved aside (put back if the new one never arrived)."""
+    fs, target_path = _hadoop_path(spark, target)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    for pattern in (".__staging-*", ".__old-*"):
+        found = fs.globStatus(jvm.org.apache.hadoop.fs.Path(target + pattern)) or []
+        for status in found:
+            path = status.getPath()
+            if pattern == ".__old-*" and not fs.exists(target_path):
+                fs.rename(path, target_path)
+            else:
+                fs.delete(path, True)
 
 
 def _swap(spark: SparkSession, staging: str, target: str) -> None:
