@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from visitonce.config import CalendarConfig, LaggingConfig
 from visitonce.lagging import adjust, flags, timings
+from visitonce.lagging.transitions import to_step_transitions
 
 
 def find_lagging_steps(
@@ -53,7 +54,8 @@ def find_lagging_steps(
 
 
 def lagging_stage(ctx: Any) -> dict[str, Any]:
-    """Pipeline stage: reads events, catalog, roster; writes step_timings/ and lagging_steps/."""
+    """Pipeline stage: reads events, catalog, roster; writes step_timings/, lagging_steps/ and
+    step_transitions/."""
     from visitonce import io, schemas
 
     spark, req = ctx.spark, ctx.req
@@ -74,10 +76,16 @@ def lagging_stage(ctx: Any) -> dict[str, Any]:
         io.write_table(steps, req.table("step_timings"), schemas.load("step_timings"))
         io.write_table(lagging, req.table("lagging_steps"), schemas.load("lagging_steps"))
         spark.catalog.clearCache()
+        io.write_table(
+            to_step_transitions(spark.read.parquet(req.table("step_timings"))),
+            req.table("step_transitions"),
+            schemas.load("step_transitions"),
+        )
         written = spark.read.parquet(req.table("lagging_steps"))
         counts = {r["status"]: int(r["count"]) for r in written.groupBy("status").count().collect()}
         ctx.outputs["step_timings"] = req.table("step_timings")
         ctx.outputs["lagging_steps"] = req.table("lagging_steps")
+        ctx.outputs["step_transitions"] = req.table("step_transitions")
         return {
             "item_steps": sum(counts.values()),
             "flagged": int(written.where(F.col("flagged")).count()),

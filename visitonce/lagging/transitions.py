@@ -46,3 +46,49 @@ def summarize_transitions(
         F.sum("_d").alias("sum"),
         F.stddev_samp("_d").alias("stdev"),
     )
+
+
+def to_step_transitions(steps: DataFrame) -> DataFrame:
+    """Where each item's elapsed time goes: one row per service item and pair of consecutive
+    steps ``(from_step, to_step)`` (``from_step`` null for the first step), as the
+    step_transitions contract.
+
+    Needs step timings (``visitonce.lagging.timings.to_step_timings``). A transition's duration
+    is the time it adds to the case: the hand-off gap before ``to_step`` plus its processing
+    (for completion-only logs, whose steps start when the previous one ended, this is exactly
+    pm4py's directly-follows duration). Open steps count with their time so far and are
+    counted in ``n_censored``. ``share_of_item`` is the transition's share of the total time of
+    all the item's transitions: the slowest links of one process, even when no other item
+    exists to compare it with.
+    """
+    w = Window.partitionBy("application_id").orderBy("step_index")
+    added = F.coalesce(F.col("handoff_s"), F.lit(0.0)) + F.col("processing_s")
+    added_work = F.coalesce(F.col("handoff_work_s"), F.lit(0.0)) + F.col("processing_work_s")
+    pairs = steps.select(
+        "service_item",
+        F.lag("step").over(w).alias("from_step"),
+        F.col("step").alias("to_step"),
+        F.col("department"),
+        added.alias("_d"),
+        added_work.alias("_w"),
+        F.col("processing_censored").alias("_open"),
+    )
+    out = pairs.groupBy("service_item", "from_step", "to_step").agg(
+        F.count(F.lit(1)).alias("n"),
+        F.array_sort(F.collect_set("department")).alias("departments"),
+        F.sum(F.col("_open").cast("long")).alias("n_censored"),
+        F.median("_d").alias("median_s"),
+        F.percentile("_d", 0.9).alias("p90_s"),
+        F.avg("_d").alias("mean_s"),
+        F.sum("_d").alias("total_s"),
+        F.median("_w").alias("median_work_s"),
+        F.sum("_w").alias("total_work_s"),
+    )
+    item = Window.partitionBy("service_item")
+    return out.withColumn(
+        "share_of_item",
+        F.when(F.sum("total_s").over(item) > 0, F.col("total_s") / F.sum("total_s").over(item)),
+    ).withColumn(
+        "rank_in_item",
+        F.row_number().over(item.orderBy(F.desc("total_s"), "from_step", "to_step")).cast("int"),
+    )
