@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     except _user_errors() as e:
         print(f"ingest: error: {e}", file=sys.stderr)
         return 2
+    for alert in result.get("file_alerts", []):
+        print(f"ingest: WARNING: {alert['message']}", file=sys.stderr)
     print(
         json.dumps(
             {

@@ -275,3 +275,25 @@ def test_a_malformed_file_from_one_department_is_quarantined_not_fatal(spark, tm
     tax = per_file["tax.csv"]
     assert tax["rows_in"] == tax["rows_quarantined"] >= 2 and tax["rows_clean"] == 0
     assert set(m["quarantine_reasons"]) <= {"missing_required", "malformed_row"}
+    # The broken export is reported by name; the good one is not.
+    assert [Path(a["file"]).name for a in m["file_alerts"]] == ["tax.csv"]
+    alert = m["file_alerts"][0]
+    assert alert["share_quarantined"] == 1.0 and alert["rows_quarantined"] == tax["rows_in"]
+    assert alert["top_reason"] in {"missing_required", "malformed_row"}
+
+
+def test_file_alerts_name_the_files_mostly_quarantined() -> None:
+    from visitonce.pipeline import file_alerts
+
+    files = [
+        {"file": "a.csv", "rows_in": 10, "rows_quarantined": 5},
+        {"file": "b.csv", "rows_in": 10, "rows_quarantined": 4},
+        {"file": "c.csv", "rows_in": 0, "rows_quarantined": 0},
+    ]
+    per = {"a.csv": {"reasons": {"bad_timestamp": 3, "missing_required": 2}}}
+    alerts = file_alerts(files, per, share=0.5)
+    assert [(a["file"], a["share_quarantined"], a["top_reason"]) for a in alerts] == [
+        ("a.csv", 0.5, "bad_timestamp")
+    ]
+    assert "a.csv: 5 of 10 rows quarantined" in alerts[0]["message"]
+    assert [a["file"] for a in file_alerts(files, per, share=0.4)] == ["a.csv", "b.csv"]

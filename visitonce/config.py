@@ -33,6 +33,9 @@ class IngestConfig:
     future_tolerance_hours: float = 24.0
     # With a catalog, events of items not in it are quarantined (unknown_service_item).
     require_catalog_item: bool = True
+    # A file whose rows are quarantined at this share or more is reported in the manifest's
+    # file_alerts (and by the ingest job on stderr): usually one department's broken export.
+    file_alert_share: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,32 @@ def _reconcile(table: str, rows_read: dict[str, int], per: dict[str, dict[str, A
     return rows
 
 
+def file_alerts(
+    files: list[dict[str, Any]], per: dict[str, dict[str, Any]], *, share: float
+) -> list[dict[str, Any]]:
+    """Files whose rows were mostly quarantined (at least ``share`` of the rows they
+    contributed): one department's malformed export is reported, not fatal to the run."""
+    alerts = []
+    for f in files:
+        if f["rows_in"] == 0 or f["rows_quarantined"] < share * f["rows_in"]:
+            continue
+        reasons = per.get(f["file"], {}).get("reasons", {})
+        top = max(sorted(reasons), key=reasons.__getitem__) if reasons else None
+        alerts.append(
+            {
+                "file": f["file"],
+                "rows_in": f["rows_in"],
+                "rows_quarantined": f["rows_quarantined"],
+                "share_quarantined": round(f["rows_quarantined"] / f["rows_in"], 4),
+                "top_reason": top,
+                "message": f"{f['file']}: {f['rows_quarantined']} of {f['rows_in']} rows "
+                f"quarantined (mostly {top}); check this export with its department, fix it "
+                "and rerun the interval",
+            }
+        )
+    return alerts
+
+
 def _rows_in(raw: DataFrame) -> dict[str, int]:
     return {r[C.SOURCE_FILE]: int(r["count"]) for r in raw.groupBy(C.SOURCE_FILE).count().collect()}
 
@@ -277,6 +303,7 @@ def run_ingest(
         "duplicates": dups,
         "quarantine_reasons": dict(sorted(reasons.items())),
         "sources": files,
+        "file_alerts": file_alerts(files, per, share=req.config.ingest.file_alert_share),
         "reference": reference,
         "event_dates": sorted(d.isoformat() for d in dates),
     }
