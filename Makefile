@@ -40,5 +40,15 @@ lint: setup
 	$(BIN)/ruff check visitonce jobs tests
 	$(BIN)/ruff format --check visitonce jobs tests
 
+# Benchmarks print their figures; docs/benchmarks.md records the latest (machine, date, command).
+# BENCH_EVENTS="100000 1000000 10000000" for the full scaling run.
+BENCH_EVENTS ?= 100000 1000000
+bench: setup
+	$(BIN)/python bench/pipeline.py --events $(BENCH_EVENTS)
+	$(BIN)/python bench/bundles.py
+	$(BIN)/python bench/lagging.py --events 1000000
+	$(BIN)/python bench/xes.py
+	$(BIN)/python bench/steps.py
+
 clean:
 	rm -rf demo-out .pytest_cache
