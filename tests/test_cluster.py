@@ -21,6 +21,7 @@ from visitonce.mapping import load_mapping
 from visitonce.pipeline import RunRequest, run_pipeline
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
 KEY = "cluster-test-key-0123456789"
 
 
@@ -154,3 +155,30 @@ def test_cluster_run_equals_local_run(spark, cluster, tmp_path) -> None:
             spark.read.parquet(str(tmp_path / "cluster" / table)),
             spark.read.parquet(str(tmp_path / "local" / table)),
         )
+
+
+def test_a_job_submitted_as_the_dags_do_runs_on_the_cluster(spark, cluster, tmp_path) -> None:
+    """The DAGs' path: spark-submit (not the CLI) picks the master, and the job ships the
+    package to the executors itself (the lagging and monitor stages run pandas UDFs there)."""
+    landing = tmp_path / "landing"
+    truth = generate(landing, n_events=2_000, seed=4, days=7)
+    out = tmp_path / "submitted"
+    env = {
+        **os.environ,
+        "VISITONCE_PSEUDONYM_KEY": KEY,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    proc = subprocess.run(
+        [BIN / "spark-submit", "--master", cluster, str(ROOT / "jobs" / "ingest.py"),
+         "--events", str(landing / "events"), "--catalog", str(landing / "catalog.csv"),
+         "--roster", str(landing / "roster.csv"), "--out", str(out),
+         "--as-of", truth["period_end"], "--stages", "applications,lagging,monitor"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rows_in"] == truth["n_rows_written"]
+    assert {"lagging", "monitor"} <= set(manifest["stage_results"])
+    assert manifest["stage_results"]["lagging"]["item_steps"] > 0
+    assert spark.read.parquet(str(out / "lagging_steps")).count() > 0

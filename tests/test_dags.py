@@ -126,7 +126,22 @@ def test_backfill_of_several_days_equals_one_run_and_reruns_are_stable(spark, tm
     assert dates == days[:-1]
 
 
+def _airflow(env: dict, *args: str, timeout: int = 900) -> tuple[str, float]:
+    """Run the airflow CLI; return its output and wall time, failing with the log tail."""
+    t0 = time.perf_counter()
+    run = subprocess.run(
+        [BIN / "airflow", *args], env=env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-4000:]
+    return log, wall
+
+
 def test_airflow_dags_test_end_to_end(tmp_path) -> None:
+    """`airflow dags test` of every DAG in order on one generated week: daily ingest, then the
+    weekly bundles over the daily warehouse (and the monthly scorecards when present)."""
     landing = tmp_path / "landing"
     truth = generate(landing, n_events=2_000, seed=8, days=7, start=dt.date(2026, 3, 15))
     env = {
@@ -138,35 +153,15 @@ def test_airflow_dags_test_end_to_end(tmp_path) -> None:
         "VISITONCE_PSEUDONYM_KEY": KEY,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    migrate = subprocess.run(
-        [BIN / "airflow", "db", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    _airflow(env, "db", "migrate", timeout=300)
+    warehouse = tmp_path / "warehouse"
+    conf = json.dumps({"landing": str(landing), "warehouse": str(warehouse)})
+    walls = {}
+    log, walls["visitonce_daily"] = _airflow(
+        env, "dags", "test", "visitonce_daily", "2026-03-18", "--conf", conf
     )
-    assert migrate.returncode == 0, migrate.stderr[-2000:]
-    conf = {"landing": str(landing), "warehouse": str(tmp_path / "warehouse")}
-    run = subprocess.run(
-        [
-            BIN / "airflow",
-            "dags",
-            "test",
-            "visitonce_daily",
-            "2026-03-18",
-            "--conf",
-            json.dumps(conf),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    log = run.stdout + run.stderr
-    assert run.returncode == 0 and "state=success" in log, log[-4000:]
-    manifest = json.loads((tmp_path / "warehouse" / "manifest.json").read_text())
+    assert "state=success" in log, log[-4000:]
+    manifest = json.loads((warehouse / "manifest.json").read_text())
     interval = manifest["interval"]
     start = dt.datetime.fromisoformat(interval["start"]).astimezone(
         dt.timezone(dt.timedelta(hours=8))
@@ -176,6 +171,22 @@ def test_airflow_dags_test_end_to_end(tmp_path) -> None:
     assert manifest["rows_in"] == (
         manifest["rows_clean"] + manifest["rows_quarantined"] + manifest["rows_duplicate"]
     )
+
+    log, walls["visitonce_bundles_weekly"] = _airflow(
+        env, "dags", "test", "visitonce_bundles_weekly", "2026-03-23", "--conf", conf
+    )
+    assert "state=success" in log, log[-4000:]
+    for table in ("bundles", "item_associations", "bundle_changes"):
+        assert (warehouse / table).is_dir(), f"the weekly DAG wrote no {table}/"
+
+    if (DAGS / "visitonce_scorecards_monthly.py").is_file():
+        log, walls["visitonce_scorecards_monthly"] = _airflow(
+            env, "dags", "test", "visitonce_scorecards_monthly", "2026-04-01", "--conf", conf
+        )
+        assert "state=success" in log, log[-4000:]
+        assert (warehouse / "scorecards").is_dir()
+        assert (warehouse / "reports" / "index.html").is_file()
+    print("airflow dags test wall times (s):", {k: round(v, 1) for k, v in walls.items()})
 
 
 def test_weekly_dag_mines_the_warehouse_of_the_daily_dag(dagbag) -> None:

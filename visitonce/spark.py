@@ -62,9 +62,10 @@ def build_session(
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(os.environ.get("VISITONCE_SPARK_LOG_LEVEL", "ERROR"))
-    if effective_master and not effective_master.startswith("local"):
+    if not session.sparkContext.master.startswith("local"):
         # Executors elsewhere need the library for pandas UDFs: ship it with the job, so the
-        # same code runs on a cluster without installing anything on the workers.
+        # same code runs on a cluster without installing anything on the workers. The master
+        # is the session's own, so this also holds when spark-submit chose it (the DAGs).
         session.sparkContext.addPyFile(_package_zip())
     return session
 
