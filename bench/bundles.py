@@ -1,5 +1,6 @@
-"""Benchmark: frequent-itemset mining, visitonce (guard-rail + FPGrowth at a minimum count) vs
-plain Spark FPGrowth vs mlxtend's fpgrowth, on the same baskets, ratios from the same run.
+"""Benchmark: frequent-itemset mining, visitonce (guard-rail + ``frequent_itemsets`` at a minimum
+count, engine ``auto``: vectorised bitset counting, SON, when at most 4,096 items are frequent)
+vs plain Spark FPGrowth vs mlxtend's fpgrowth, on the same baskets, ratios from the same run.
 
     .venv/bin/python bench/bundles.py [--data ../shared/data/itemsets] [--generated 1000000]
         [--datasets retail,T10I4D100K] [--master local[*]]

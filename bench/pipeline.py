@@ -44,7 +44,7 @@ def plain_pass(spark, events: str, out: str) -> float:
     t0 = time.perf_counter()
     df = spark.read.option("header", True).csv(events)
     for c in ("arrived_at", "started_at", "ended_at"):
-        df = df.withColumn(c, F.to_timestamp(c))
+        df = df.withColumn(c, F.try_to_timestamp(F.col(c)))
     df = df.where(F.col("started_at").isNotNull()).dropDuplicates(["event_id"])
     apps = df.groupBy("application_id").agg(
         F.first("service_item").alias("service_item"),
@@ -53,7 +53,7 @@ def plain_pass(spark, events: str, out: str) -> float:
         F.max("ended_at").alias("completed_at"),
         F.count(F.lit(1)).alias("n_steps"),
         F.sum(F.when(F.col("physical_visit") == "true", 1).otherwise(0)).alias("n_visits"),
-        F.avg(F.col("satisfaction").cast("int")).alias("satisfaction"),
+        F.avg(F.col("satisfaction").try_cast("int")).alias("satisfaction"),
     )
     apps.withColumn("applied_date", F.to_date("applied_at")).write.mode("overwrite").partitionBy(
         "applied_date"
@@ -120,7 +120,9 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     spark = build_session(master=args.master, app_name="visitonce-bench-pipeline")
-    spark.range(1000).groupBy((spark.range(1000).id % 7).alias("k")).count().collect()  # warm-up
+    from pyspark.sql import functions as F
+
+    spark.range(1000).groupBy((F.col("id") % 7).alias("k")).count().collect()  # warm-up
     results = []
     for n in sorted(args.events):
         r = run_size(spark, n, work, args.seed)

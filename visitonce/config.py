@@ -84,6 +84,9 @@ class BundlesConfig:
     max_itemsets: int = 2_000_000
     # Relative change of support that makes a bundle strengthened / weakened.
     change_tolerance: float = 0.2
+    # Mining engine: bitset (vectorised counting, SON; for catalogs of up to a few thousand
+    # frequent items), fpgrowth (Spark's PFP), or auto (bitset, fpgrowth beyond that).
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         checks = {
@@ -98,6 +101,7 @@ class BundlesConfig:
             "closure_ratio": 0.0 < self.closure_ratio <= 1.0,
             "max_itemsets": self.max_itemsets >= 1,
             "change_tolerance": self.change_tolerance >= 0.0,
+            "engine": self.engine in ("auto", "bitset", "fpgrowth"),
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:

@@ -40,9 +40,12 @@ def _mlxtend(baskets: list[list[str]], min_support: float) -> pd.DataFrame:
     return mlx_fpgrowth(onehot, min_support=min_support, use_colnames=True)
 
 
-def _ours(spark, baskets: list[list[str]], min_count: int):
+ENGINES = ("bitset", "fpgrowth")
+
+
+def _ours(spark, baskets: list[list[str]], min_count: int, engine: str = "auto"):
     df = spark.createDataFrame([(b,) for b in baskets], "items array<string>")
-    found = frequent_itemsets(df, min_count=min_count, n_baskets=len(baskets))
+    found = frequent_itemsets(df, min_count=min_count, n_baskets=len(baskets), engine=engine)
     return found.withColumn("n", F.lit(len(baskets)))
 
 
@@ -50,9 +53,9 @@ def _as_dict(rows) -> dict[frozenset, float]:
     return {frozenset(r[0]): r[1] for r in rows}
 
 
-def _compare_itemsets(spark, baskets, min_count: int) -> None:
+def _compare_itemsets(spark, baskets, min_count: int, engine: str = "auto") -> None:
     n = len(baskets)
-    ours = _ours(spark, baskets, min_count)
+    ours = _ours(spark, baskets, min_count, engine)
     got = {frozenset(r["itemset"]): r["freq"] / n for r in ours.collect()}
     ref = _mlxtend(baskets, min_count / n)
     want = {frozenset(s): sup for s, sup in zip(ref["itemsets"], ref["support"], strict=True)}
@@ -79,8 +82,9 @@ def _compare_rules(ours, ref, n: int) -> int:
     return len(mine)
 
 
-def test_hand_built_fixture_matches_mlxtend(spark) -> None:
-    ours, ref = _compare_itemsets(spark, HAND, min_count=2)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_hand_built_fixture_matches_mlxtend(spark, engine) -> None:
+    ours, ref = _compare_itemsets(spark, HAND, min_count=2, engine=engine)
     # hand-counted: {a,b,c} in 4 baskets, {a,d} in 2, {e} in 3
     got = {frozenset(r["itemset"]): r["freq"] for r in ours.collect()}
     assert got[frozenset("abc")] == 4 and got[frozenset("ad")] == 2 and got[frozenset("e")] == 3
@@ -89,10 +93,11 @@ def test_hand_built_fixture_matches_mlxtend(spark) -> None:
 
 
 @pytest.mark.skipif(not CHESS.exists(), reason=f"{CHESS} absent (shared data not mounted)")
-def test_chess_matches_mlxtend(spark) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_chess_matches_mlxtend(spark, engine) -> None:
     baskets = [line.split() for line in CHESS.read_text().splitlines() if line.strip()]
     min_count = math.ceil(0.93 * len(baskets))
-    ours, ref = _compare_itemsets(spark, baskets, min_count=min_count)
+    ours, ref = _compare_itemsets(spark, baskets, min_count=min_count, engine=engine)
     assert len(ref) > 50
     _compare_rules(ours, ref, len(baskets))
 
@@ -126,3 +131,39 @@ def test_fewer_baskets_than_the_floor_give_no_itemsets(spark) -> None:
         ("b",),
         ("a", "b"),
     }
+
+
+def test_bitset_engine_is_exact_over_many_small_chunks(spark) -> None:
+    """SON: with chunks of 7 baskets in 5 partitions, the local floors are tiny and many
+    candidates are not globally frequent; the second pass must still count exactly."""
+    from visitonce.bundles import bitset
+
+    rng = __import__("random").Random(3)
+    baskets = [sorted(set(rng.sample("abcdefgh", rng.randint(1, 5)))) for _ in range(120)]
+    baskets += [["a", "c", "f"]] * 15
+    df = spark.createDataFrame([(b,) for b in baskets], "items array<string>").repartition(5)
+    got = {
+        frozenset(r["itemset"]): r["freq"]
+        for r in bitset.frequent_itemsets_son(
+            df, min_count=18, n_baskets=len(baskets), chunk_rows=7
+        ).collect()
+    }
+    ref = _mlxtend(baskets, 18 / len(baskets))
+    want = {
+        frozenset(s): round(sup * len(baskets))
+        for s, sup in zip(ref["itemsets"], ref["support"], strict=True)
+    }
+    assert got == want and any(len(s) == 3 for s in want)
+
+
+def test_bitset_engine_hands_over_to_fpgrowth_beyond_its_item_limit(spark, monkeypatch) -> None:
+    from visitonce.bundles import bitset
+
+    monkeypatch.setattr(bitset, "MAX_ITEMS", 3)
+    df = spark.createDataFrame([(b,) for b in HAND], "items array<string>")
+    assert bitset.frequent_itemsets_son(df, min_count=2, n_baskets=len(HAND)) is None
+    got = {
+        frozenset(r[0]): r[1]
+        for r in frequent_itemsets(df, min_count=2, n_baskets=len(HAND)).collect()
+    }
+    assert got[frozenset("abc")] == 4  # auto fell back to FPGrowth, same answer

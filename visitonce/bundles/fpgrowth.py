@@ -1,5 +1,7 @@
-"""Frequent itemsets at a minimum count, with ``pyspark.ml.fpm.FPGrowth`` (PFP: parallel
-FP-Growth over conditional pattern bases, on the executors).
+"""Frequent itemsets at a minimum count: vectorised bitset counting (``bitset.py``, SON) when
+the frequent items are few, as in service catalogs, else ``pyspark.ml.fpm.FPGrowth`` (PFP:
+parallel FP-Growth over conditional pattern bases, on the executors). Both are exact and give
+the same itemsets and counts (tests/bundles/test_oracle.py checks both against mlxtend).
 
 FPGrowth takes a support fraction and keeps itemsets with ``freq >= ceil(minSupport * n)``; the
 fraction is set half a basket below ``min_count`` so the floor is exactly ``min_count`` (no
@@ -24,15 +26,26 @@ def frequent_itemsets(
     items_col: str = "items",
     max_len: int | None = None,
     num_partitions: int | None = None,
+    engine: str = "auto",
 ) -> DataFrame:
     """Every itemset in at least ``min_count`` baskets: ``itemset`` (sorted), ``freq`` (long).
 
     Needs ``items_col``: an array of distinct items per basket. ``n_baskets`` is the number of
     rows (passed in, so the caller counts once). ``max_len`` filters the output (FPGrowth has
-    no length cap: the guard-rail bounds all lengths).
+    no length cap: the guard-rail bounds all lengths). ``engine``: ``bitset``, ``fpgrowth``, or
+    ``auto`` (bitset unless more than ``bitset.MAX_ITEMS`` items are frequent).
     """
     if n_baskets < min_count:  # nothing can reach the floor (and FPGrowth wants support <= 1)
         return baskets.sparkSession.createDataFrame([], f"{ITEMSET} array<string>, {FREQ} long")
+    if engine in ("auto", "bitset"):
+        from visitonce.bundles.bitset import frequent_itemsets_son
+
+        found = frequent_itemsets_son(
+            baskets, min_count=min_count, n_baskets=n_baskets, items_col=items_col,
+            max_len=max_len,
+        )  # fmt: skip
+        if found is not None:
+            return found
     fp = FPGrowth(
         itemsCol=items_col,
         minSupport=(min_count - 0.5) / n_baskets,

@@ -84,8 +84,9 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
             what=f"{scope} bundles",
         )
         mined = frequent_itemsets(
-            baskets, min_count=min_count, n_baskets=n, items_col="mining_items"
-        )
+            baskets, min_count=min_count, n_baskets=n, items_col="mining_items",
+            engine=config.engine,
+        )  # fmt: skip
         itemsets.append(to_segment_itemsets(mined, scope=scope))
         summaries.append(summarize_segments(baskets))
         baskets_all.append(baskets.drop("mining_items"))
