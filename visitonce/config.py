@@ -158,9 +158,11 @@ class DemandConfig:
     # Groups (items, segments, cells) with fewer observations are reported with small_n true,
     # never dropped: small groups must surface.
     min_group: int = 20
-    # Rostered officials per Erlang server (officials on duty also pick up, review, rest).
-    # None: calibrated from the data as the median centre's roster over its Erlang need.
-    officials_per_server: float | None = None
+    # Rostered official minutes per minute of counter service (officials on duty also prepare
+    # files, do back-office work, rest): Erlang-C runs on service time x this factor. 1.0: the
+    # roster counts pure counter servers. None: calibrated from the data, as the median
+    # centre's factor at which its Erlang-C need equals its roster (visitonce.demand.staffing).
+    official_time_factor: float | None = None
     max_servers: int = 500
 
     def __post_init__(self) -> None:
@@ -171,8 +173,8 @@ class DemandConfig:
             "holdout_days": self.holdout_days >= 7,
             "horizon_days": self.horizon_days >= 1,
             "min_group": self.min_group >= 1,
-            "officials_per_server": self.officials_per_server is None
-            or self.officials_per_server > 0,
+            "official_time_factor": self.official_time_factor is None
+            or self.official_time_factor > 0,
             "max_servers": self.max_servers >= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from visitonce.monitor.erlang import erlang_c, service_level, servers_for_service_level
+from visitonce.monitor.erlang import erlang_c, servers_for_service_level, service_level
 
 
 def test_mm1_service_level_is_the_closed_form() -> None:
