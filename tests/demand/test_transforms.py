@@ -210,3 +210,43 @@ def test_service_hours_rank_peaks_and_edge_proposals(spark) -> None:
     assert (got[8]["edge"], got[8]["proposal"]) == ("opening", "consider_closing")  # 1 < 2.5
     assert (got[12]["edge"], got[12]["proposal"]) == ("closing", "consider_extending")  # 6 >= 5
     assert got[10]["proposal"] == "keep" and got[10]["edge"] is None
+
+
+def test_plan_demand_on_logs_without_counters_catalog_or_roster(spark) -> None:
+    """Real logs (a 311 export) may have no centre, no queue ticket and no reference tables:
+    the stage must still write every table it can, empty where nothing applies."""
+    from visitonce import schemas
+    from visitonce.applications import to_applications
+    from visitonce.config import CalendarConfig, DemandConfig
+    from visitonce.demand.stage import plan_demand
+
+    t0 = dt.datetime(2026, 3, 2, 2, 0)
+    rows = [
+        (f"a{i}", None, None, "S1", "d1", "online", None, "D1", "accept", t0 + dt.timedelta(hours=i),
+         t0 + dt.timedelta(hours=i, minutes=5), False, None)
+        for i in range(6)
+    ]  # fmt: skip
+    ev = spark.createDataFrame(
+        rows,
+        "application_id string, citizen_id string, citizen_type string, service_item string, "
+        "department string, channel string, center string, district string, step string, "
+        "started_at timestamp, ended_at timestamp, physical_visit boolean, arrived_at timestamp",
+    ).withColumns({"satisfaction": F.lit(None).cast("int"), "age_band": F.lit(None).cast("string")})
+    ev = ev.withColumns(
+        {"location": F.lit(None).cast("string"), "event_id": F.col("application_id")}
+    )
+    apps = to_applications(
+        ev, catalog=None, calendar=CalendarConfig(), time_zone="Asia/Shanghai",
+        as_of=dt.datetime(2026, 3, 3, tzinfo=dt.timezone.utc),
+    )  # fmt: skip
+    tables, section = plan_demand(
+        spark, ev, applications=apps, catalog=None, roster=None, lagging_steps=None,
+        config=DemandConfig(), time_zone="Asia/Shanghai",
+    )  # fmt: skip
+    assert "digital_gap" not in tables and "forecast" not in section
+    for name, df in tables.items():
+        out = schemas.conform(df, schemas.load(name))
+        assert schemas.check_schema(out, schemas.load(name)) == [], name
+        expected = {"demand": 6, "reform_priorities": 1}.get(name, 0)  # 6 applications, 6 hours
+        assert out.count() == expected, name
+    assert section["staffing"]["weekday_gap_by_center"] == {}
