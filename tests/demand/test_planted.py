@@ -102,6 +102,9 @@ def test_forecast_beats_naive_last_week_on_held_out_weeks(city) -> None:
 
 def test_demand_trend_and_priorities_cover_small_groups(city) -> None:
     d = city["tables"]["demand"]
+    period = city["section"]["demand"]
+    assert (period["period_start"], period["period_end"]) == ("2026-03-29", "2026-04-25")
+    assert period["previous_period_days_with_data"] == 28  # 8 weeks: a full previous period
     assert d["volume"].sum() > 0 and d["previous_volume"].sum() > 0
     pr = city["tables"]["reform_priorities"]
     assert sorted(pr["rank"]) == list(range(1, len(pr) + 1))

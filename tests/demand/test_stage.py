@@ -62,6 +62,7 @@ def test_run_writes_every_demand_table_through_its_contract(spark, full) -> None
     assert section["staffing"]["calibrated"] is True
     assert section["forecast"]["history_days"] == 14
     assert "not judged" in section["forecast"]["note"]
+    assert section["demand"]["previous_period_days_with_data"] == 0  # 14 days < 28
     assert section["lagging_steps_used"] is False  # the lagging stage was not run
 
 

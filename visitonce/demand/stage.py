@@ -54,12 +54,21 @@ def plan_demand(
     )
     out: dict[str, DataFrame] = {}
 
-    last_contact = contacts.agg(F.max(counter.LOCAL_DATE)).first()[0]
+    first_contact, last_contact = contacts.agg(
+        F.min(counter.LOCAL_DATE), F.max(counter.LOCAL_DATE)
+    ).first()
     if last_contact is not None:
         out["demand"] = profiles.to_demand(
             contacts, last=last_contact, period_days=config.period_days, min_group=config.min_group
         )
-        section["period_end"] = last_contact.isoformat()
+        start = last_contact - dt.timedelta(days=config.period_days - 1)
+        covered = min(config.period_days, max(0, (start - first_contact).days))
+        section["demand"] = {
+            "period_start": start.isoformat(),
+            "period_end": last_contact.isoformat(),
+            # trends against a partly covered previous period overstate growth
+            "previous_period_days_with_data": covered,
+        }
 
     # --- forecast ---
     hourly = FC.to_hourly_counts(hours).persist(StorageLevel.MEMORY_AND_DISK)
