@@ -150,6 +150,49 @@ class MonitorConfig:
 
 
 @dataclass(frozen=True)
+class DemandConfig:
+    """Demand and resource planning (visitonce.demand; method in docs/methodology-demand.md)."""
+
+    # Staffing target: this share of counter arrivals served within target_wait_minutes.
+    service_level: float = 0.8
+    target_wait_minutes: float = 15.0
+    # Trends compare the last period_days of the data with the period_days before them.
+    period_days: int = 28
+    # The forecast is judged on the last holdout_days (held out from fitting), then refitted on
+    # everything and run horizon_days past the data.
+    holdout_days: int = 28
+    horizon_days: int = 14
+    # Groups (items, segments, cells) with fewer observations are reported with small_n true,
+    # never dropped: small groups must surface.
+    min_group: int = 20
+    # Rostered official minutes per minute of counter service (officials on duty also prepare
+    # files, do back-office work, rest): Erlang-C runs on service time x this factor. 1.0: the
+    # roster counts pure counter servers. None: calibrated from the data, as the median
+    # centre's factor at which its Erlang-C need equals its roster (visitonce.demand.staffing).
+    official_time_factor: float | None = None
+    max_servers: int = 500
+
+    def __post_init__(self) -> None:
+        checks = {
+            "service_level": 0.0 < self.service_level < 1.0,
+            "target_wait_minutes": self.target_wait_minutes >= 0.0,
+            "period_days": self.period_days >= 1,
+            "holdout_days": self.holdout_days >= 7,
+            "horizon_days": self.horizon_days >= 1,
+            "min_group": self.min_group >= 1,
+            "official_time_factor": self.official_time_factor is None
+            or self.official_time_factor > 0,
+            "max_servers": self.max_servers >= 1,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(
+                f"demand: out-of-range value(s) for {', '.join(bad)} "
+                "(see docs/methodology-demand.md for the ranges)"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole run configuration."""
 
@@ -158,6 +201,7 @@ class Config:
     lagging: LaggingConfig = field(default_factory=LaggingConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     bundles: BundlesConfig = field(default_factory=BundlesConfig)
+    demand: DemandConfig = field(default_factory=DemandConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
@@ -197,6 +241,7 @@ def load_config(path: str | Path | None) -> Config:
         "bundles": BundlesConfig,
         "lagging": LaggingConfig,
         "monitor": MonitorConfig,
+        "demand": DemandConfig,
     }
     unknown = set(raw) - set(sections)
     if unknown:

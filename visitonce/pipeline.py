@@ -351,6 +351,7 @@ def _applications_stage(ctx: StageContext) -> dict[str, Any]:
 def analytic_stages() -> list[tuple[str, Stage]]:
     """The stages that run after ingest, in order. A capability adds its stage here."""
     from visitonce.bundles.stage import bundles_stage
+    from visitonce.demand.stage import demand_stage
     from visitonce.lagging.stage import lagging_stage
     from visitonce.monitor.stage import monitor_stage
 
@@ -359,6 +360,7 @@ def analytic_stages() -> list[tuple[str, Stage]]:
         ("bundles", bundles_stage),
         ("lagging", lagging_stage),
         ("monitor", monitor_stage),
+        ("demand", demand_stage),
     ]
 
 

@@ -42,3 +42,35 @@ def servers_needed(
     while c < max_servers and mean_wait(c, arrival_rate, service_time) > target_wait:
         c += 1
     return c
+
+
+def service_level(
+    servers: int, arrival_rate: float, service_time: float, target_wait: float
+) -> float:
+    """P(wait <= target_wait) in M/M/c: 1 - C(c, a) exp(-(c mu - lambda) t); 0.0 when unstable
+    (the queue grows without bound). Rates and times in one unit, as ``mean_wait``."""
+    if arrival_rate <= 0:
+        return 1.0
+    a = arrival_rate * service_time
+    if servers <= 0 or a >= servers:
+        return 0.0
+    mu = 1.0 / service_time
+    return 1.0 - erlang_c(servers, a) * math.exp(-(servers * mu - arrival_rate) * target_wait)
+
+
+def servers_for_service_level(
+    arrival_rate: float,
+    service_time: float,
+    target_wait: float,
+    level: float,
+    *,
+    max_servers: int = 500,
+) -> int:
+    """The fewest servers that serve at least ``level`` of arrivals within ``target_wait``
+    (e.g. 80% within 15 minutes); 0 without arrivals, ``max_servers`` at most."""
+    if arrival_rate <= 0 or service_time <= 0:
+        return 0
+    c = max(1, math.floor(arrival_rate * service_time) + 1)  # the smallest stable count
+    while c < max_servers and service_level(c, arrival_rate, service_time, target_wait) < level:
+        c += 1
+    return c

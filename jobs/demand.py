@@ -1,0 +1,68 @@
+"""spark-submit entry point of demand and resource planning over a warehouse.
+
+    spark-submit jobs/demand.py --warehouse URI [--config FILE]
+
+Reads ``events/``, ``applications/`` and, when present, ``catalog/``, ``roster/`` and
+``lagging_steps/`` under the warehouse, and writes ``demand/``, ``demand_forecast/``,
+``staffing_plan/``, ``service_hours/``, ``digital_gap/`` (with a catalog) and
+``reform_priorities/`` there (replacing them: the same input gives the same tables). Prints
+the stage's figures (forecast errors, staffing gaps, peak hours) as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pyspark.sql import SparkSession
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="jobs/demand.py", description=__doc__.splitlines()[0])
+    p.add_argument("--warehouse", required=True, help="output root of a visitonce run")
+    p.add_argument("--config", help="config YAML")
+    return p.parse_args(argv)
+
+
+def run(spark: SparkSession, args: argparse.Namespace) -> dict:
+    from visitonce import io, schemas
+    from visitonce.config import load_config
+    from visitonce.demand.stage import TABLES, plan_demand
+
+    config = load_config(args.config)
+    table = lambda name: io.join_uri(args.warehouse, name)  # noqa: E731
+    optional = {
+        name: spark.read.parquet(table(name)) if io.exists(spark, table(name)) else None
+        for name in ("catalog", "roster", "lagging_steps")
+    }
+    tables, section = plan_demand(
+        spark, spark.read.parquet(table("events")),
+        applications=spark.read.parquet(table("applications")),
+        catalog=optional["catalog"], roster=optional["roster"],
+        lagging_steps=optional["lagging_steps"], config=config.demand,
+        time_zone=config.ingest.time_zone,
+    )  # fmt: skip
+    for name in TABLES:
+        if name in tables:
+            io.write_table(tables[name], table(name), schemas.load(name))
+    spark.catalog.clearCache()
+    return section
+
+
+def main(argv: list[str] | None = None) -> int:
+    from visitonce.cli import _user_errors
+    from visitonce.spark import build_session
+
+    args = parse_args(argv)
+    try:
+        result = run(build_session(app_name="visitonce-demand"), args)
+    except _user_errors() as e:
+        print(f"demand: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
