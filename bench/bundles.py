@@ -71,8 +71,10 @@ def run_spark(spark, df, n: int, min_count: int, *, ours: bool) -> tuple[float, 
 
     t0 = time.perf_counter()
     if ours:
-        check_itemsets(df, min_count=min_count, cap=50_000_000, items_col="items")
-        rows = frequent_itemsets(df, min_count=min_count, n_baskets=n).collect()
+        est = check_itemsets(df, min_count=min_count, cap=50_000_000, items_col="items")
+        rows = frequent_itemsets(
+            df, min_count=min_count, n_baskets=n, frequent_items=est.frequent_items
+        ).collect()
         got = {frozenset(r["itemset"]): r["freq"] for r in rows}
     else:
         model = FPGrowth(itemsCol="items", minSupport=(min_count - 0.5) / n).fit(df)

@@ -167,3 +167,21 @@ def test_bitset_engine_hands_over_to_fpgrowth_beyond_its_item_limit(spark, monke
         for r in frequent_itemsets(df, min_count=2, n_baskets=len(HAND)).collect()
     }
     assert got[frozenset("abc")] == 4  # auto fell back to FPGrowth, same answer
+
+
+def test_guard_rail_histograms_agree_with_and_without_the_join(spark) -> None:
+    """The few-items path (set lookup per item) and the join path give the same histogram."""
+    from visitonce.bundles.guard import _frequent_sizes_few, summarize_frequent_sizes
+
+    df = spark.createDataFrame([(b,) for b in HAND], "items array<string>")
+    for min_count in (1, 2, 3, 5, 11):
+        joined = sorted(
+            (int(r["s"]), int(r["h"]))
+            for r in summarize_frequent_sizes(df, min_count=min_count, items_col="items").collect()
+        )
+        hist, singles = _frequent_sizes_few(df, min_count=min_count, items_col="items")
+        assert sorted(hist) == joined, min_count
+        assert all(n >= min_count for n in singles.values())
+    # hand-counted at min_count 3: a 6, b 6, c 6, d 3, e 3 are all frequent; sizes 3,3,4,4,2,2,2,1,2,1
+    hist, _ = _frequent_sizes_few(df, min_count=3, items_col="items")
+    assert sorted(hist) == [(-1, 5), (1, 2), (2, 4), (3, 2), (4, 2)]

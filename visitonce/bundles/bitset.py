@@ -138,29 +138,35 @@ def frequent_itemsets_son(
     items_col: str = "items",
     max_len: int | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    frequent_items: dict[str, int] | None = None,
 ) -> DataFrame | None:
     """Every itemset in at least ``min_count`` baskets: ``itemset`` (sorted), ``freq`` (long);
     None (after one pass over the items) when more than MAX_ITEMS items are frequent.
 
     Same contract as ``fpgrowth.frequent_itemsets``; ``items_col`` holds distinct items.
+    ``frequent_items`` (item -> count, every item with at least ``min_count`` baskets, as the
+    guard-rail collects them) saves the pass that counts items.
     """
     spark = baskets.sparkSession
     empty = spark.createDataFrame([], f"{ITEMSET} array<string>, {FREQ} long")
     if n_baskets < min_count:
         return empty
     col = baskets.select(F.col(items_col).alias("items"))
-    singles = (
-        col.select(F.explode("items").alias("item"))
-        .groupBy("item")
-        .count()
-        .where(F.col("count") >= min_count)
-        .collect()
-    )
+    if frequent_items is None:
+        frequent_items = {
+            r["item"]: int(r["count"])
+            for r in col.select(F.explode("items").alias("item"))
+            .groupBy("item")
+            .count()
+            .where(F.col("count") >= min_count)
+            .collect()
+        }
+    singles = frequent_items
     if not singles:
         return empty
     if len(singles) > MAX_ITEMS:
         return None
-    names = sorted(r["item"] for r in singles)
+    names = sorted(singles)
     items = pa.array(names, pa.string())
     candidates = _candidates(
         col, items, min_count=min_count, n_baskets=n_baskets, max_len=max_len,
@@ -169,7 +175,7 @@ def frequent_itemsets_son(
     counted: dict[tuple[int, ...], int] = {}
     if candidates:
         counted = _global_counts(col, items, candidates, min_count=min_count, chunk_rows=chunk_rows)
-    single_rows = [([r["item"]], int(r["count"])) for r in singles]
+    single_rows = [([i], n) for i, n in sorted(singles.items())]
     multi_rows = [([names[i] for i in c], n) for c, n in counted.items()]
     rows = single_rows + multi_rows
     if max_len is not None:

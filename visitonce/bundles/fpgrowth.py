@@ -27,13 +27,15 @@ def frequent_itemsets(
     max_len: int | None = None,
     num_partitions: int | None = None,
     engine: str = "auto",
+    frequent_items: dict[str, int] | None = None,
 ) -> DataFrame:
     """Every itemset in at least ``min_count`` baskets: ``itemset`` (sorted), ``freq`` (long).
 
     Needs ``items_col``: an array of distinct items per basket. ``n_baskets`` is the number of
     rows (passed in, so the caller counts once). ``max_len`` filters the output (FPGrowth has
     no length cap: the guard-rail bounds all lengths). ``engine``: ``bitset``, ``fpgrowth``, or
-    ``auto`` (bitset unless more than ``bitset.MAX_ITEMS`` items are frequent).
+    ``auto`` (bitset unless more than ``bitset.MAX_ITEMS`` items are frequent);
+    ``frequent_items``: the guard-rail's item counts, reused by the bitset engine.
     """
     if n_baskets < min_count:  # nothing can reach the floor (and FPGrowth wants support <= 1)
         return baskets.sparkSession.createDataFrame([], f"{ITEMSET} array<string>, {FREQ} long")
@@ -42,7 +44,7 @@ def frequent_itemsets(
 
         found = frequent_itemsets_son(
             baskets, min_count=min_count, n_baskets=n_baskets, items_col=items_col,
-            max_len=max_len,
+            max_len=max_len, frequent_items=frequent_items,
         )  # fmt: skip
         if found is not None:
             return found

@@ -14,6 +14,7 @@ baskets), and the message says what to change.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -34,9 +35,12 @@ class ItemsetEstimate:
     max_frequent_per_basket: int
     bound: int  # upper bound on frequent itemsets (all lengths)
     min_count_to_fit: int  # smallest min_count whose occurrence bound fits the cap
+    # The frequent items and their counts, when the guard collected them (few items): the
+    # bitset engine reuses them instead of counting items again. Not part of as_dict.
+    frequent_items: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "frequent_items"}
 
 
 def summarize_frequent_sizes(baskets: DataFrame, *, min_count: int, items_col: str) -> DataFrame:
@@ -54,6 +58,33 @@ def summarize_frequent_sizes(baskets: DataFrame, *, min_count: int, items_col: s
     hist = per_basket.groupBy("s").agg(F.count(F.lit(1)).alias("h"))
     n_items = frequent.agg(F.lit(-1).cast("long").alias("s"), F.count(F.lit(1)).alias("h"))
     return hist.unionByName(n_items)
+
+
+# Up to this many frequent items, the per-basket sizes are counted with one set lookup per
+# item (no join, no shuffle of the exploded items) and the items are kept for the miner.
+_FEW_ITEMS = 4096
+
+
+def _frequent_sizes_few(
+    baskets: DataFrame, *, min_count: int, items_col: str
+) -> tuple[list[tuple[int, int]], dict[str, int]] | None:
+    """The histogram rows of ``summarize_frequent_sizes`` and the frequent items' counts, or
+    None when more than _FEW_ITEMS items are frequent."""
+    singles = {
+        r["i"]: int(r["n"])
+        for r in baskets.select(F.explode(items_col).alias("i"))
+        .groupBy("i")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .where(F.col("n") >= min_count)
+        .collect()
+    }
+    if len(singles) > _FEW_ITEMS:
+        return None
+    names = sorted(singles)
+    s = F.size(F.filter(items_col, lambda x: x.isin(*names))) if names else F.lit(0)
+    rows = baskets.select(s.alias("s")).where(F.col("s") >= 1).groupBy("s").count().collect()
+    hist = [(int(r["s"]), int(r["count"])) for r in rows] + [(-1, len(singles))]
+    return hist, singles
 
 
 def estimate_itemsets(hist: list[tuple[int, int]], *, min_count: int, cap: int) -> ItemsetEstimate:
@@ -75,13 +106,20 @@ def check_itemsets(
     baskets: DataFrame, *, min_count: int, cap: int, items_col: str, what: str = "mining"
 ) -> ItemsetEstimate:
     """Estimate, and raise ItemsetExplosionError when the bound exceeds ``cap``."""
-    hist = [
-        (int(r["s"]), int(r["h"]))
-        for r in summarize_frequent_sizes(
-            baskets, min_count=min_count, items_col=items_col
-        ).collect()
-    ]
-    est = estimate_itemsets(hist, min_count=min_count, cap=cap)
+    few = _frequent_sizes_few(baskets, min_count=min_count, items_col=items_col)
+    if few is not None:
+        hist, singles = few
+    else:
+        singles = None
+        hist = [
+            (int(r["s"]), int(r["h"]))
+            for r in summarize_frequent_sizes(
+                baskets, min_count=min_count, items_col=items_col
+            ).collect()
+        ]
+    est = dataclasses.replace(
+        estimate_itemsets(hist, min_count=min_count, cap=cap), frequent_items=singles
+    )
     if est.bound > cap:
         raise ItemsetExplosionError(
             f"{what}: up to {est.bound:,} frequent itemsets could be mined (limit {cap:,}; "

@@ -85,7 +85,7 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
         )
         mined = frequent_itemsets(
             baskets, min_count=min_count, n_baskets=n, items_col="mining_items",
-            engine=config.engine,
+            engine=config.engine, frequent_items=est.frequent_items,
         )  # fmt: skip
         itemsets.append(to_segment_itemsets(mined, scope=scope))
         summaries.append(summarize_segments(baskets))
