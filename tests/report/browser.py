@@ -58,7 +58,8 @@ class Chromium:
             text=True,
         )  # fmt: skip
         ws_url = self._devtools_url()
-        self._ws = connect(ws_url, max_size=64 * 2**20, open_timeout=30)
+        self._conn = connect(ws_url, max_size=64 * 2**20, open_timeout=30)
+        self._ws = self._conn.__enter__()
         self._ids = itertools.count(1)
         self._events: list[dict[str, Any]] = []
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -167,8 +168,8 @@ class Chromium:
 
     def close(self) -> None:
         try:
-            if getattr(self, "_ws", None) is not None:
-                self._ws.close()
+            if getattr(self, "_conn", None) is not None:
+                self._conn.__exit__(None, None, None)
         finally:
             self._proc.terminate()
             try:

@@ -48,15 +48,20 @@ def applications() -> pd.DataFrame:
             "district": ["330101", "330101", "330101", "330102", "330102"],
             "location": ["12 Some Road", None, None, "Parcel 9", None],
             "applied_at": [t + pd.Timedelta(hours=h) for h in (0, 1, 2, 3, 4)],
-            "completed_at": [t + pd.Timedelta(days=1), None, t + pd.Timedelta(days=5), None,
-                             t + pd.Timedelta(days=2)],  # fmt: skip
+            "completed_at": [
+                t + pd.Timedelta(days=1),
+                None,
+                t + pd.Timedelta(days=5),
+                None,
+                t + pd.Timedelta(days=2),
+            ],  # fmt: skip
             "is_open": [False, True, False, True, False],
             "n_visits": [1, 0, 2, 0, 1],
             "first_channel": ["counter", "online", "counter", "hotline", "counter"],
             "on_time_status": ["on_time", "open_within_limit", "late", "no_limit", "on_time"],
-            "due_date": [pd.Timestamp("2026-03-03").date()] * 3 + [None] + [
-                pd.Timestamp("2026-03-04").date()
-            ],
+            "due_date": [pd.Timestamp("2026-03-03").date()] * 3
+            + [None]
+            + [pd.Timestamp("2026-03-04").date()],
         }
     )
 
@@ -79,7 +84,32 @@ def handmade_report(spark, handmade_root) -> dict:
     from visitonce.config import Config
     from visitonce.report.stage import write_reports
 
-    result = write_reports(
-        spark, str(handmade_root), config=Config(), manifest=MANIFEST, key=KEY
-    )
+    result = write_reports(spark, str(handmade_root), config=Config(), manifest=MANIFEST, key=KEY)
     return {"root": handmade_root, "reports": handmade_root / "reports", "result": result}
+
+
+@pytest.fixture(scope="session")
+def city_run(spark, tmp_path_factory) -> dict:
+    """One small generated city through the whole pipeline (reports last), shared by the
+    modules that need a real run's output."""
+    import datetime as dt
+
+    from visitonce.generate import generate
+    from visitonce.mapping import load_mapping
+    from visitonce.pipeline import RunRequest, run_pipeline
+
+    root = tmp_path_factory.mktemp("city")
+    landing = root / "landing"
+    truth = generate(landing, n_events=30_000, seed=7, days=28, fmt="parquet", dirty=False)
+    req = RunRequest(
+        events=str(landing / "events"),
+        out=str(root / "out"),
+        mapping=load_mapping("canonical"),
+        key=KEY,
+        as_of=dt.datetime.fromisoformat(truth["period_end"]),
+        catalog=str(landing / "catalog.csv"),
+        roster=str(landing / "roster.csv"),
+    )
+    manifest = run_pipeline(spark, req)
+    return {"root": root / "out", "reports": root / "out" / "reports", "truth": truth,
+            "manifest": manifest}  # fmt: skip
