@@ -9,6 +9,7 @@ import json
 from pyspark.sql import functions as F
 
 from tests.report.pagehtml import parse
+from tests.report.test_pages import assert_links_resolve
 from visitonce.report import fmt
 
 
@@ -23,6 +24,7 @@ def test_the_run_writes_the_report_and_records_it(city_run) -> None:
     assert index.rows[""][0]["rows_clean"][0] == fmt.count(m["rows_clean"])
     assert index.rows[""][0]["applications"][0] == fmt.count(m["applications"])
     assert m["config_hash"] in parse(city_run["reports"] / "method.html").text
+    assert_links_resolve(city_run["reports"])
 
 
 def test_bundles_page_equals_the_bundles_table(spark, city_run) -> None:

@@ -28,7 +28,11 @@ def test_every_page_and_every_department_page_is_written(handmade_report) -> Non
     for dept in ("D1", "D2", "D3"):  # the latest period's departments
         assert (reports / f"department-{slug(dept)}.html").is_file()
     assert handmade_report["result"]["pages"] == len(PAGES) + 3
-    # every link between pages resolves to a written file
+    assert_links_resolve(reports)
+
+
+def assert_links_resolve(reports) -> None:
+    """Every link between pages (and to exports) points at a written file."""
     for html in reports.glob("*.html"):
         for href in parse(html).links:
             target = href.split("#")[0]
@@ -135,6 +139,7 @@ def test_absent_tables_render_as_not_computed(empty_report) -> None:
         assert "not computed in this run" in page.text, name
     assert "not computed in this run" in parse(empty_report / "index.html").text
     assert not (empty_report / "exports" / "scorecards.csv").exists()
+    assert_links_resolve(empty_report)
 
 
 def test_method_page_names_the_config_hash_and_versions(handmade_report) -> None:

@@ -42,6 +42,8 @@ class ReportInputs:
     top_bundles: int = 200
     matrix_items: int = 20
     min_effect: float = 2.0
+    # export files that will sit in reports/exports/ (pages link only to these)
+    exports: list[str] = field(default_factory=list)
 
 
 def present(df: pd.DataFrame | None) -> bool:

@@ -58,6 +58,7 @@ def render_site(inp: ReportInputs) -> dict[str, str]:
         "tz": tz,
         "ts": lambda v: fmt.timestamp(v, time_zone=tz),
         "department_file": department_file,
+        "exports": list(inp.exports),
     }
     bundles = model.bundles_page(inp)
     lagging = model.lagging_page(inp)

@@ -58,7 +58,12 @@ def _pandas(df: DataFrame | None) -> pd.DataFrame | None:
 
 
 def read_inputs(
-    spark: SparkSession, root: str, *, config: Config, manifest: dict[str, Any]
+    spark: SparkSession,
+    root: str,
+    *,
+    config: Config,
+    manifest: dict[str, Any],
+    with_key: bool = False,
 ) -> ReportInputs:
     """Collect the small tables the pages are drawn from (each None when absent)."""
     t = {name: _table(spark, root, name) for name in (
@@ -90,7 +95,22 @@ def read_inputs(
         top_bundles=config.reports.top_bundles,
         matrix_items=config.reports.matrix_items,
         min_effect=config.lagging.min_effect,
+        exports=planned_exports(spark, root, config=config, with_key=with_key),
     )
+
+
+def planned_exports(spark: SparkSession, root: str, *, config: Config, with_key: bool) -> list:
+    """The export files write_exports will write (same conditions)."""
+    out = []
+    if io.exists(spark, io.join_uri(root, "scorecards")):
+        out += ["scorecards.csv", "scorecards.json"]
+    if (
+        with_key
+        and config.reports.export_requests
+        and io.exists(spark, io.join_uri(root, "applications"))
+    ):
+        out.append("requests.json")
+    return out
 
 
 def _csv(df: pd.DataFrame) -> str:
@@ -184,7 +204,7 @@ def write_reports(
     key: bytes | None,
 ) -> dict[str, Any]:
     """Render every page and export under ``<root>/reports``; returns the manifest section."""
-    inputs = read_inputs(spark, root, config=config, manifest=manifest)
+    inputs = read_inputs(spark, root, config=config, manifest=manifest, with_key=key is not None)
     pages = render_site(inputs)
     # rendered first, so a failure leaves the previous report; then cleared, so no page of a
     # department that is no longer scored lingers

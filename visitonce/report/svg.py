@@ -87,8 +87,8 @@ def bar_chart(
     vertical reference line (e.g. ratio 1 or a threshold)."""
     if not labels:
         return empty(title, "nothing to draw")
-    left, right, row = 190, 70, 20
-    width = 640
+    left, right, row = 250, 70, 20
+    width = 700
     height = 28 + row * len(labels) + 20
     top = max([v for v in values if v is not None and math.isfinite(v)] or [0.0])
     vmax = nice_max(max(top, reference or 0.0))
@@ -96,7 +96,10 @@ def bar_chart(
     parts = [_open(width, height, title, f"{len(labels)} bars, axis 0 to {vmax:g} {unit}")]
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = 24 + i * row
-        parts.append(_text(left - 6, y + 13, _short(label), anchor="end"))
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" fill="{INK}">'
+            f"{_e(_short(label, 34))}<title>{_e(label)}</title></text>"
+        )
         if value is None or not math.isfinite(value):
             parts.append(_text(left + 4, y + 13, "n/a", fill=MUTED))
             continue
@@ -269,7 +272,7 @@ def line_chart(
         return empty(title, "no values")
     width, height, left, top, bottom = 480, 160, 40, 14, 30
     n = max(len(labels) - 1, 1)
-    plot_w, plot_h = width - left - 20, height - top - bottom
+    plot_w, plot_h = width - left - 50, height - top - bottom
     span = (hi - lo) or 1.0
 
     def xy(i: int, v: float) -> tuple[float, float]:
