@@ -133,8 +133,9 @@ def _changes(df: pd.DataFrame | None) -> dict[str, Any]:
     moved = moved.assign(
         _o=col(moved, "change")
         .map({"new": 0, "strengthened": 1, "weakened": 2, "dropped": 3})
-        .fillna(9)
-    ).sort_values(["_o", "n_now"], ascending=[True, False], kind="mergesort")
+        .fillna(9),
+        _n=pd.to_numeric(col(moved, "n_now"), errors="coerce"),
+    ).sort_values(["_o", "_n"], ascending=[True, False], kind="mergesort")
     return {
         "available": True,
         "counts": {k: int(counts.get(k, 0)) for k in

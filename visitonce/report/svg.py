@@ -75,7 +75,7 @@ def empty(title: str, message: str) -> Markup:
 
 def bar_chart(
     labels: Sequence[str],
-    values: Sequence[float],
+    values: Sequence[float | None],
     *,
     title: str,
     unit: str = "",
