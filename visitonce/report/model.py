@@ -265,7 +265,7 @@ def _item_names(catalog: pd.DataFrame | None) -> dict[str, str]:
     return {
         str(k): str(v)
         for k, v in zip(catalog["service_item"], catalog["item_name"], strict=True)
-        if not fmt.is_missing(v)
+        if not fmt.is_missing(v) and str(v) != str(k)  # a derived catalog repeats the code
     }
 
 
