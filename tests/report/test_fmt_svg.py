@@ -37,7 +37,7 @@ def test_charts_have_text_alternatives_and_tooltips() -> None:
     assert chart.startswith("<svg") and 'role="img"' in chart
     assert 'aria-label="Two bars.' in chart and "<title>Two bars</title>" in chart
     assert "<title>x: 3 h</title>" in chart and "<title>y: 1.5 h</title>" in chart
-    widths = [float(w) for w in re.findall(r'<rect x="250" y="\d+" width="([\d.]+)"', chart)]
+    widths = [float(w) for w in re.findall(r'<rect x="270" y="\d+" width="([\d.]+)"', chart)]
     assert math.isclose(widths[0], 2 * widths[1])  # lengths proportional to the values
     assert "nothing to draw" in str(svg.bar_chart([], [], title="none"))
 

@@ -114,12 +114,24 @@ def bundles_page(inp: ReportInputs) -> dict[str, Any]:
     ctx["period_end"] = rows[0]["period_end"] if rows else None
     ctx["visits_saved_total"] = int(pd.to_numeric(col(b, "visits_saved"), "coerce").sum())
     top = rows[:15]
-    ctx["chart"] = svg.bar_chart(
-        [" + ".join(r["items"] or []) for r in top],
-        [float(r["visits_saved"] or 0) for r in top],
-        title="Visits citizens would have saved, top bundles",
-        unit="visits",
-    )
+    if ctx["visits_saved_total"] > 0:
+        ctx["chart_of"] = "visits saved"
+        ctx["chart"] = svg.bar_chart(
+            [" + ".join(r["items"] or []) for r in top],
+            [float(r["visits_saved"] or 0) for r in top],
+            title="Visits citizens would have saved, top bundles",
+            unit="visits",
+        )
+    else:  # e.g. place bundles of online reports: no trip to save, show how strong they are
+        ctx["chart_of"] = "lift"
+        ctx["chart"] = svg.bar_chart(
+            [" + ".join(r["items"] or []) for r in top],
+            [r["lift"] for r in top],
+            title="Lift of the top bundles (no visits to save in this period)",
+            unit="× expected",
+            reference=1.0,
+            reference_label="independent",
+        )
     ctx["changes"] = _changes(inp.bundle_changes)
     ctx["matrix"] = _matrix(inp.item_associations, n_items=inp.matrix_items)
     return ctx
@@ -151,9 +163,11 @@ def _changes(df: pd.DataFrame | None) -> dict[str, Any]:
 def _matrix(df: pd.DataFrame | None, *, n_items: int) -> dict[str, Any]:
     if df is None:
         return {"available": False}
-    a = df[(col(df, "scope") == "citizen") & col(df, "segment").isna()]
-    if a.empty:
-        a = df[col(df, "segment").isna()]
+    scope = "citizen"
+    a = df[(col(df, "scope") == scope) & col(df, "segment").isna()]
+    if a.empty:  # no citizen baskets (e.g. anonymous 311 reports): the place scope
+        scope = "place"
+        a = df[(col(df, "scope") == scope) & col(df, "segment").isna()]
     counts: dict[str, int] = {}
     for item, n in list(zip(a["item_a"], a["n_a"], strict=True)) + list(
         zip(a["item_b"], a["n_b"], strict=True)
@@ -180,9 +194,10 @@ def _matrix(df: pd.DataFrame | None, *, n_items: int) -> dict[str, Any]:
     return {
         "available": True,
         "n_pairs": len(a),
+        "scope": scope,
         "chart": svg.heat_matrix(
             items, items, cells,
-            title="Item co-occurrence (lift), citizen scope, everyone",
+            title=f"Item co-occurrence (lift), {scope} scope, everyone",
             desc=f"{len(items)} most requested items; darker = higher lift; grey = not "
             "significant; blank = not a frequent pair",
         ),

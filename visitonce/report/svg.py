@@ -87,8 +87,8 @@ def bar_chart(
     vertical reference line (e.g. ratio 1 or a threshold)."""
     if not labels:
         return empty(title, "nothing to draw")
-    left, right, row = 250, 70, 20
-    width = 700
+    left, right, row = 270, 70, 20
+    width = 720
     height = 28 + row * len(labels) + 20
     top = max([v for v in values if v is not None and math.isfinite(v)] or [0.0])
     vmax = nice_max(max(top, reference or 0.0))
@@ -98,7 +98,7 @@ def bar_chart(
         y = 24 + i * row
         parts.append(
             f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" fill="{INK}">'
-            f"{_e(_short(label, 34))}<title>{_e(label)}</title></text>"
+            f"{_e(_short(label, 32))}<title>{_e(label)}</title></text>"
         )
         if value is None or not math.isfinite(value):
             parts.append(_text(left + 4, y + 13, "n/a", fill=MUTED))
@@ -144,7 +144,8 @@ def heat_matrix(
     if not rows or not cols:
         return empty(title, "nothing to draw")
     left, top = 170, 110
-    width, height = left + cell * len(cols) + 10, top + cell * len(rows) + 10
+    # room on the right for the last rotated column labels
+    width, height = left + cell * len(cols) + 90, top + cell * len(rows) + 10
     parts = [_open(width, height, title, desc)]
     for j, c in enumerate(cols):
         x = left + j * cell + cell / 2
