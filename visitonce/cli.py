@@ -313,10 +313,10 @@ def demo_cmd(
         as_of=truth["period_end"],
     )
     _summary(manifest, str(warehouse.resolve()))
-    reports = warehouse.resolve() / "reports" / "index.html"
-    if reports.exists():
-        out.print(f"report: {reports}")
     out.print(f"planted truth: {landing.resolve() / 'truth.json'}")
+    reports = warehouse.resolve() / "reports" / "index.html"
+    if reports.exists():  # last line: where to point the browser
+        out.print(f"report: {reports}")
 
 
 def main(argv: list[str] | None = None) -> int:

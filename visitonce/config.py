@@ -193,6 +193,36 @@ class DemandConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    """HTML reports and exports (visitonce.report)."""
+
+    # Small-cell suppression in published exports: a scorecard of fewer than k applications,
+    # or an area code shared by fewer than k requests, is blanked.
+    k_suppress: int = 10
+    # Bundles listed on the bundles page (ranked by visits saved), and items in its matrix.
+    top_bundles: int = 200
+    matrix_items: int = 20
+    # Write applications as Open311 GeoReport v2 requests (reports/exports/requests.json).
+    export_requests: bool = True
+
+    def __post_init__(self) -> None:
+        bad = [
+            k
+            for k, ok in {
+                "k_suppress": self.k_suppress >= 1,
+                "top_bundles": self.top_bundles >= 1,
+                "matrix_items": 2 <= self.matrix_items <= 60,
+            }.items()
+            if not ok
+        ]
+        if bad:
+            raise ConfigError(
+                f"reports: out-of-range value(s) for {', '.join(bad)} "
+                "(k_suppress >= 1, top_bundles >= 1, 2 <= matrix_items <= 60)"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole run configuration."""
 
@@ -202,6 +232,7 @@ class Config:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     bundles: BundlesConfig = field(default_factory=BundlesConfig)
     demand: DemandConfig = field(default_factory=DemandConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
@@ -242,6 +273,7 @@ def load_config(path: str | Path | None) -> Config:
         "lagging": LaggingConfig,
         "monitor": MonitorConfig,
         "demand": DemandConfig,
+        "reports": ReportsConfig,
     }
     unknown = set(raw) - set(sections)
     if unknown:

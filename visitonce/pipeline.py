@@ -334,6 +334,7 @@ class StageContext:
     timer: Timer
     say: Progress
     outputs: dict[str, str] = field(default_factory=dict)  # table name -> URI, for the manifest
+    counts: dict[str, Any] = field(default_factory=dict)  # ingest's counts (reports show them)
 
 
 # An analytic stage reads the curated tables under req.out, writes its own tables (recording
@@ -354,6 +355,7 @@ def analytic_stages() -> list[tuple[str, Stage]]:
     from visitonce.demand.stage import demand_stage
     from visitonce.lagging.stage import lagging_stage
     from visitonce.monitor.stage import monitor_stage
+    from visitonce.report.stage import reports_stage
 
     return [
         ("applications", _applications_stage),
@@ -361,6 +363,7 @@ def analytic_stages() -> list[tuple[str, Stage]]:
         ("lagging", lagging_stage),
         ("monitor", monitor_stage),
         ("demand", demand_stage),
+        ("reports", reports_stage),  # last: draws on every table above
     ]
 
 
@@ -388,7 +391,7 @@ def run_pipeline(
     started = dt.datetime.now(dt.timezone.utc)
     say = progress or (lambda _m: None)
     counts = run_ingest(spark, req, timer=timer, progress=say)
-    ctx = StageContext(spark=spark, req=req, timer=timer, say=say)
+    ctx = StageContext(spark=spark, req=req, timer=timer, say=say, counts=counts)
     ctx.outputs.update({t: req.table(t) for t in ("events", "quarantine")})
     ctx.outputs.update(
         {t: req.table(t) for t in ("catalog", "roster") if counts["reference"].get(t)}

@@ -1,0 +1,59 @@
+"""jobs/reports.py over an existing warehouse, and `visitonce demo` ending with the report's
+path."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+from tests.report.pagehtml import parse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _job():
+    spec = importlib.util.spec_from_file_location("reports_job", ROOT / "jobs" / "reports.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_job_renders_an_existing_warehouse(spark, handmade_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("VISITONCE_PSEUDONYM_KEY", raising=False)
+    warehouse = tmp_path / "wh"
+    shutil.copytree(handmade_root, warehouse, ignore=shutil.ignore_patterns("reports"))
+    job = _job()
+    assert job.parse_args(["--warehouse", "x", "--config="]).config is None  # empty = defaults
+    assert job.main(["--warehouse", str(warehouse), "--config="]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["index"].endswith("reports/index.html") and result["pages"] == 9
+    # no key: pages and scorecard exports, but no requests export
+    assert result["exports"].get("requests") is None
+    assert not (warehouse / "reports" / "exports" / "requests.json").exists()
+    assert (warehouse / "reports" / "exports" / "scorecards.csv").is_file()
+    index = parse(warehouse / "reports" / "index.html")
+    assert index.rows[""][0]["rows_in"][0] == "1,234"  # from the warehouse's manifest.json
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("reports:\n  k_suppress: 3\n")
+    assert job.main(["--warehouse", str(warehouse), "--config", str(cfg)]) == 0
+    rows = (warehouse / "reports" / "exports" / "scorecards.csv").read_text().splitlines()
+    assert sum(line.endswith(",True") for line in rows) == 0  # D3 (6 applications) >= 3
+
+
+def test_job_refuses_a_folder_that_is_not_a_warehouse(spark, tmp_path, capsys) -> None:
+    assert _job().main(["--warehouse", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no manifest.json" in err
+
+
+def test_demo_ends_with_the_report_path(capsys, tmp_path, monkeypatch) -> None:
+    from visitonce.cli import main
+
+    monkeypatch.delenv("VISITONCE_PSEUDONYM_KEY", raising=False)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--events", "2000"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    index = tmp_path / "demo" / "warehouse" / "reports" / "index.html"
+    assert last == f"report: {index}" and index.is_file()
