@@ -6,9 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup java demo test lint bench clean
+.PHONY: setup java chromium demo test lint bench clean
 
-setup: java $(STAMP)
+setup: java chromium $(STAMP)
 
 # pyspark and pyspark-client are pinned to the same release in pyproject.toml, and every other
 # package to the versions in constraints.txt, so a fresh setup reproduces the tested stack.
@@ -28,6 +28,17 @@ java:
 	else \
 	  echo "Java 17 or newer is required (found: $${v:-none}). Install it, e.g. 'sudo apt-get install openjdk-17-jre-headless' (Debian/Ubuntu) or 'brew install openjdk@17' (macOS), then rerun make."; \
 	  exit 1; \
+	fi
+
+# The report test loads every page in headless Chromium (Debian's package); without it that one
+# test is skipped with its reason.
+chromium:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Chromium not found: installing Debian's chromium for the browser test of the reports"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+	  echo "note: no chromium found; the browser test of the reports will be skipped (sudo apt-get install chromium)"; \
 	fi
 
 demo: setup
