@@ -26,9 +26,11 @@ def find_lagging_steps(
 ) -> tuple[DataFrame, DataFrame]:
     """(step timings, lagging_steps) from clean events; see the modules for each part.
 
-    The adjusted observations and item-step summaries are persisted (each is read more than
-    once); the stage clears the cache after writing.
+    The step timings, adjusted observations and item-step summaries are persisted (each is read
+    more than once); the stage clears the cache after writing.
     """
+    # Persisted: written as step_timings/ and read again by the adjustment (computing the
+    # working-time columns twice was the stage's largest cost).
     steps = timings.to_step_timings(
         events,
         calendar=calendar,
@@ -36,7 +38,7 @@ def find_lagging_steps(
         as_of=as_of,
         day_start=config.work_day_start,
         day_end=config.work_day_end,
-    )
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     obs = adjust.to_observations(steps, catalog=catalog, roster=roster)
     adjusted = adjust.with_adjusted_durations(obs).persist(StorageLevel.MEMORY_AND_DISK)
     groups = flags.summarize_item_steps(adjusted)
