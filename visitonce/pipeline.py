@@ -326,12 +326,14 @@ def analytic_stages() -> list[tuple[str, Stage]]:
     from visitonce.bundles.stage import bundles_stage
     from visitonce.lagging.stage import lagging_stage
     from visitonce.monitor.stage import monitor_stage
+    from visitonce.scorecard.stage import scorecards_stage
 
     return [
         ("applications", _applications_stage),
         ("bundles", bundles_stage),
         ("lagging", lagging_stage),
         ("monitor", monitor_stage),
+        ("scorecards", scorecards_stage),
     ]
 
 

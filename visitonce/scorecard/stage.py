@@ -40,6 +40,9 @@ class ScorecardResult:
     equity: DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
     periods: dict[tuple[str, str], composite.PeriodScores] = field(default_factory=dict)
+    # The collected per-department inputs of the driver side (re-scoring without Spark).
+    departments: pd.DataFrame | None = None
+    wait_p90: pd.DataFrame | None = None
 
 
 def compute_scorecards(
@@ -88,9 +91,11 @@ def compute_scorecards(
         if lagging_steps is not None
         else None
     )
-    return score_departments(
+    result = score_departments(
         dept_pd, p90, config=config, config_hash=config_hash, lagging=lag_pd, equity=equity
     )
+    result.departments, result.wait_p90 = dept_pd, p90
+    return result
 
 
 def _zone(name: str) -> dt.tzinfo:
@@ -104,6 +109,11 @@ def _with_availability(dept: pd.DataFrame, p90: pd.DataFrame) -> pd.DataFrame:
     dept = dept.copy()
     city_den = dept.groupby(["period", "grain", "kpi"])["denominator"].transform("sum")
     dept["available"] = city_den > 0
+    # Rating coverage counts completed applications: it needs ratings to exist in the input.
+    rated = dept[dept["kpi"] == "satisfaction_mean"].set_index(["period", "grain", "department"])
+    cov = dept["kpi"] == "rating_coverage"
+    idx = pd.MultiIndex.from_frame(dept.loc[cov, ["period", "grain", "department"]])
+    dept.loc[cov, "available"] = rated["available"].reindex(idx).fillna(False).to_numpy()
     n_apps = dept.groupby(["period", "grain", "department"])["n_applications"].max()
     q = p90.rename(columns={"wait_p90_minutes": "observed", kpis.N_WAITS: "denominator"})
     q = q.assign(kpi="wait_p90_minutes", numerator=np.nan)
