@@ -60,8 +60,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     )
     as_of = parse_time(args.as_of, flag="--as-of", time_zone=tz) or end
     if as_of is None:
-        latest = events.select(F.max(F.greatest(C.STARTED_AT, C.ENDED_AT))).first()[0]
-        as_of = latest.replace(tzinfo=dt.timezone.utc)
+        row = events.select(F.max(F.greatest(C.STARTED_AT, C.ENDED_AT))).first()
+        if row is None or row[0] is None:
+            raise io.InputError(f"no applications to score under {args.warehouse}")
+        as_of = row[0].replace(tzinfo=dt.timezone.utc)
     opt = lambda name: spark.read.parquet(table(name)) if io.exists(spark, table(name)) else None  # noqa: E731
     result = compute_scorecards(
         apps, events, catalog=opt("catalog"), lagging_steps=opt("lagging_steps"),

@@ -173,23 +173,24 @@ BANDS: tuple[str, ...] = ("A", "B", "C", "D", "E")
 
 
 def _merged(defaults: dict[str, Any], given: dict[str, Any] | None, where: str) -> dict[str, Any]:
-    given = dict(given or {})
-    bad = set(given) - set(defaults)
+    mapping: dict[str, Any] = dict(given or {})
+    bad = set(mapping) - set(defaults)
     if bad:
         raise ConfigError(
             f"scorecards.{where}: unknown key(s) {sorted(bad)}; known: {sorted(defaults)}"
         )
-    out = {}
+    out: dict[str, Any] = {}
     for k, v in defaults.items():
         if isinstance(v, dict):
-            extra = set(given.get(k) or {}) - set(v)
+            extra = set(mapping.get(k) or {}) - set(v)
             if extra:
                 raise ConfigError(
                     f"scorecards.{where}.{k}: unknown key(s) {sorted(extra)}; known: {sorted(v)}"
                 )
-            out[k] = {kk: float((given.get(k) or {}).get(kk, vv)) for kk, vv in v.items()}
+            mine: dict[str, Any] = mapping.get(k) or {}
+            out[k] = {kk: float(mine.get(kk, vv)) for kk, vv in v.items()}
         else:
-            out[k] = float(given.get(k, v))
+            out[k] = float(mapping.get(k, v))
     return out
 
 

@@ -48,7 +48,7 @@ class PeriodScores:
     extra: dict = field(default_factory=dict)
 
 
-def normalize(x: np.ndarray, floor: float, target: float) -> np.ndarray:
+def normalize(x: np.ndarray, floor: float | np.ndarray, target: float | np.ndarray) -> np.ndarray:
     """Between floor (0) and target (1), clipped; NaN stays NaN."""
     return np.clip((x - floor) / (target - floor), 0.0, 1.0)
 
@@ -191,11 +191,11 @@ def score_period(
     for i in range(n_d):
         fired = []
         for g in config.gates:
-            k = SCORED.index(g["kpi"]) if g["kpi"] in SCORED else None
-            v = gate_point[i, k] if k is not None else np.nan
+            j = SCORED.index(g["kpi"]) if g["kpi"] in SCORED else None
+            v = gate_point[i, j] if j is not None else np.nan
             if np.isfinite(v) and (v > g["above"] if "above" in g else v < g["below"]):
-                fired.append(f"{g['kpi']} {'>' if 'above' in g else '<'} "
-                             f"{g.get('above', g.get('below'))}: band at best {g['cap']}")  # fmt: skip
+                op, thr = (">", g["above"]) if "above" in g else ("<", g["below"])
+                fired.append(f"{g['kpi']} {op} {thr}: band at best {g['cap']}")
         gate_names.append("; ".join(fired) or None)
     finite = np.isfinite(score)
     table = pd.DataFrame(

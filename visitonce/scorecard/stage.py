@@ -187,6 +187,7 @@ def score_departments(
     long.loc[long["kind"] == "quantile", "funnel_status"] = np.where(
         long.loc[long["kind"] == "quantile", "available"], "no_data", "unavailable"
     )
+    expl = [e.dropna(axis=1, how="all") for e in expl]
     explanations = pd.concat(expl, ignore_index=True) if expl else pd.DataFrame()
     for df in (card, long, explanations):
         df["config_hash"] = config_hash
