@@ -188,7 +188,8 @@ def _merged(defaults: dict[str, Any], given: dict[str, Any] | None, where: str) 
                     f"scorecards.{where}.{k}: unknown key(s) {sorted(extra)}; known: {sorted(v)}"
                 )
             mine: dict[str, Any] = mapping.get(k) or {}
-            out[k] = {kk: float(mine.get(kk, vv)) for kk, vv in v.items()}
+            base: dict[str, float] = v
+            out[k] = {kk: float(mine.get(kk, base[kk])) for kk in base}
         else:
             out[k] = float(mapping.get(k, v))
     return out
