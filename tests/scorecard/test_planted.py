@@ -21,7 +21,9 @@ from visitonce import io, schemas
 from visitonce.applications import to_applications
 from visitonce.config import CalendarConfig, ScorecardsConfig
 from visitonce.generate import generate
+from visitonce.scorecard import casemix as CM
 from visitonce.scorecard import composite
+from visitonce.scorecard import kpis as K
 from visitonce.scorecard.stage import compute_scorecards, score_departments
 
 TZ = "Asia/Shanghai"
@@ -81,7 +83,14 @@ def city(tmp_path_factory, spark):
     )  # fmt: skip
     equity = res.equity.toPandas()
     spark.catalog.clearCache()
-    return {"truth": truth, "res": res, "equity": equity, "warehouse": wh, "as_of": as_of}
+    return {
+        "truth": truth,
+        "res": res,
+        "equity": equity,
+        "warehouse": wh,
+        "as_of": as_of,
+        "cat": cat,
+    }
 
 
 def _month(res, period="2026-03") -> pd.DataFrame:
@@ -207,3 +216,49 @@ def test_scoring_is_reproducible_and_the_job_writes_the_same_tables(city, spark)
     np.testing.assert_allclose(got["score_lo"], want["score_lo"])
     assert list(got["band"]) == list(want["band"])
     assert job.parse_args(["--warehouse", wh, "--config="]).config is None
+
+
+def _adjusted_march(apps, events, cat, as_of) -> pd.DataFrame:
+    feats = K.to_case_features(
+        apps, events, catalog=cat, lagging_steps=None, wait_minutes=15, repeat_days=30,
+        time_zone=TZ,
+    )  # fmt: skip
+    rows = K.to_period_rows(feats, grains=["month"], as_of=as_of.date())
+    keys = [K.PERIOD, K.GRAIN, "department", *K.STRATA]
+    long = K.to_long(K.summarize_cells(rows, keys=keys), keys=keys)
+    adj = CM.summarize_adjusted(long, keys=[K.PERIOD, K.GRAIN, "department"])
+    adj = adj.where((F.col("period") == "2026-03") & (F.col("kpi") == "time_limit_compression"))
+    return adj.toPandas().set_index("department")
+
+
+def test_moving_easy_items_changes_observed_more_than_adjusted(city, spark) -> None:
+    """Two departments of the same planted quality (1.0): social_security hands its simplest
+    items (complexity 1, no planted lag) to public_security. Their observed timeliness moves
+    with the mix; the case-mix adjusted one moves clearly less. It does not stay put: the moved
+    cases carry social_security's own (workload-driven) speed on them, which the adjustment
+    rightly keeps; exact invariance for equal performance is the hand-made test in
+    test_kpis.py."""
+    truth, wh = city["truth"], city["warehouse"]
+    q = truth["department_quality"]
+    assert q["social_security"] == q["public_security"] == 1.0
+    lagging_items = {p["service_item"] for p in truth["lagging_steps"]}
+    cat = city["cat"].toPandas()
+    easy = cat[(cat["department"] == "social_security") & (cat["complexity"] == 1)]
+    easy = sorted(set(easy["service_item"]) - lagging_items)
+    assert easy
+    events = spark.read.parquet(str(wh / "events"))
+    apps = spark.read.parquet(str(wh / "applications")).where(F.col("department") != TINY)
+    before = _adjusted_march(apps, events, city["cat"], city["as_of"])
+    moved_apps = apps.withColumn(
+        "department",
+        F.when(F.col("service_item").isin(*easy), F.lit("public_security")).otherwise(
+            F.col("department")
+        ),
+    )
+    after = _adjusted_march(moved_apps, events, city["cat"], city["as_of"])
+    for d in ("social_security", "public_security"):
+        d_obs = after.loc[d, "observed"] - before.loc[d, "observed"]
+        d_adj = after.loc[d, "adjusted"] - before.loc[d, "adjusted"]
+        print(f"{d}: observed compression {d_obs:+.3f}, adjusted {d_adj:+.3f}")
+        assert abs(d_obs) >= 0.03  # the move matters to the raw figure
+        assert abs(d_adj) <= 0.75 * abs(d_obs)
