@@ -171,3 +171,11 @@ def test_previous_period_labels() -> None:
     assert explain.previous_period("2026-01", "month") == "2025-12"
     assert explain.previous_period("2026-Q1", "quarter") == "2025-Q4"
     assert explain.previous_period("2026", "year") == "2025"
+
+
+def test_no_applications_gives_empty_tables_not_an_error() -> None:
+    res = score_departments(
+        _dept_table().iloc[0:0], _p90().iloc[0:0], config=ScorecardsConfig(), config_hash="h"
+    )
+    assert res.scorecards.empty and res.kpis.empty and res.explanations.empty
+    assert res.manifest["departments"] == 0 and res.manifest["periods"] == []

@@ -137,6 +137,27 @@ def score_departments(
 ) -> ScorecardResult:
     """Driver side: shrink, score, explain; builds the scorecards / scorecard_kpis /
     scorecard_explanations rows from the per-department KPI table (casemix output)."""
+    if dept.empty:  # nothing applied for in the interval: empty tables, an honest manifest
+        from visitonce import schemas
+
+        def empty(t: str) -> pd.DataFrame:
+            return pd.DataFrame(columns=schemas.load(t).names)
+
+        return ScorecardResult(
+            scorecards=empty("scorecards"),
+            kpis=empty("scorecard_kpis"),
+            explanations=empty("scorecard_explanations"),
+            equity=equity,  # type: ignore[arg-type]
+            manifest={
+                "method_version": METHOD_VERSION,
+                "config_hash": config_hash,
+                "departments": 0,
+                "periods": [],
+                "band_counts": {},
+                "band_change_share_under_weight_perturbation": None,
+                "unavailable_kpis": [],
+            },  # fmt: skip
+        )
     rng = np.random.default_rng(config.seed)
     dept = _with_availability(dept, p90)
     shrunk = shrink.shrink_kpis(dept, tau_floor=config.tau_floor, seed=config.seed)
