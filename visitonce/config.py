@@ -149,6 +149,144 @@ class MonitorConfig:
     max_alerts_per_day: int = 10
 
 
+# Composite defaults of the scorecards (docs/methodology.md): floor = value scoring 0, target =
+# value scoring 1 (floor > target for KPIs where lower is better), weight within its pillar.
+SCORECARD_KPI_DEFAULTS: dict[str, dict[str, float]] = {
+    "one_visit_rate": {"floor": 0.5, "target": 0.95, "weight": 1.0},
+    "zero_visit_rate": {"floor": 0.1, "target": 0.8, "weight": 1.0},
+    "on_time_rate": {"floor": 0.6, "target": 0.98, "weight": 2.0},
+    "time_limit_compression": {"floor": 0.0, "target": 0.6, "weight": 1.0},
+    "overdue_backlog_share": {"floor": 0.4, "target": 0.0, "weight": 1.0},
+    "wait_within_w_rate": {"floor": 0.4, "target": 0.95, "weight": 1.0},
+    "wait_p90_minutes": {"floor": 60.0, "target": 10.0, "weight": 0.0},
+    "online_share": {"floor": 0.1, "target": 0.8, "weight": 1.0},
+    "satisfaction_mean": {"floor": 3.0, "target": 4.7, "weight": 1.0},
+    "good_review_rate": {"floor": 0.4, "target": 0.95, "weight": 1.0},
+    "bad_review_rate": {"floor": 0.3, "target": 0.0, "weight": 1.0},
+    "rating_coverage": {"floor": 0.1, "target": 0.8, "weight": 0.0},
+    "lagging_step_share": {"floor": 0.5, "target": 0.0, "weight": 1.0},
+    "repeat_contact_rate": {"floor": 0.2, "target": 0.0, "weight": 1.0},
+    "handoffs_per_case": {"floor": 2.0, "target": 0.0, "weight": 1.0},
+}
+SCORECARD_PILLAR_DEFAULTS: dict[str, float] = {
+    "visit_once": 0.25,
+    "timeliness": 0.30,
+    "access": 0.15,
+    "experience": 0.20,
+    "process": 0.10,
+}
+SCORECARD_BAND_DEFAULTS: dict[str, float] = {"A": 85.0, "B": 75.0, "C": 65.0, "D": 55.0}
+BANDS: tuple[str, ...] = ("A", "B", "C", "D", "E")
+
+
+def _merged(defaults: dict[str, Any], given: dict[str, Any] | None, where: str) -> dict[str, Any]:
+    mapping: dict[str, Any] = dict(given or {})
+    bad = set(mapping) - set(defaults)
+    if bad:
+        raise ConfigError(
+            f"scorecards.{where}: unknown key(s) {sorted(bad)}; known: {sorted(defaults)}"
+        )
+    out: dict[str, Any] = {}
+    for k, v in defaults.items():
+        if isinstance(v, dict):
+            extra = set(mapping.get(k) or {}) - set(v)
+            if extra:
+                raise ConfigError(
+                    f"scorecards.{where}.{k}: unknown key(s) {sorted(extra)}; known: {sorted(v)}"
+                )
+            mine: dict[str, Any] = mapping.get(k) or {}
+            base: dict[str, float] = v
+            out[k] = {kk: float(mine.get(kk, base[kk])) for kk in base}
+        else:
+            out[k] = float(mapping.get(k, v))
+    return out
+
+
+@dataclass(frozen=True)
+class ScorecardsConfig:
+    """Department scorecards (visitonce.scorecard; method in docs/methodology.md).
+
+    The office owns these keys in its YAML (section ``scorecards``); a partial ``kpis`` /
+    ``pillars`` / ``bands`` mapping overrides only the keys it names (the rest keep the
+    defaults above), and the merged values are what the config hash covers.
+    """
+
+    # Base period (month | quarter | year) and the roll-ups computed beside it.
+    grain: str = "month"
+    rollups: tuple[str, ...] = ("quarter", "year")
+    # Counter waiting KPI: share of contact steps served within this many minutes.
+    wait_minutes: float = 15.0
+    # A known citizen's application for the same item within this many days is a repeat contact.
+    repeat_days: int = 30
+    # kpi -> {floor, target, weight}; pillar -> weight; band -> lowest score of the band.
+    kpis: dict[str, dict[str, float]] = field(default_factory=dict)
+    pillars: dict[str, float] = field(default_factory=dict)
+    bands: dict[str, float] = field(default_factory=dict)
+    # Non-compensatory gates: [{kpi, above | below, cap}]: when the department's shrunk
+    # observed value of kpi is above (below) the threshold, its band is at best ``cap``.
+    gates: tuple[dict[str, Any], ...] = (
+        {"kpi": "overdue_backlog_share", "above": 0.25, "cap": "C"},
+    )
+    # Monte Carlo over the KPI posteriors (seeded numpy): draws and seed.
+    mc_draws: int = 2000
+    seed: int = 20260301
+    # Weight sensitivity: Dirichlet perturbations of the pillar weights around the configured
+    # ones (concentration x weight), and how many.
+    sensitivity_draws: int = 200
+    sensitivity_concentration: float = 50.0
+    # Equity groups with a denominator below k are flagged small_group (never dropped).
+    min_group: int = 10
+    # Floor of the between-department variance, as a share of the raw mean squared residual.
+    tau_floor: float = 0.1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kpis", _merged(SCORECARD_KPI_DEFAULTS, self.kpis, "kpis"))
+        object.__setattr__(
+            self, "pillars", _merged(SCORECARD_PILLAR_DEFAULTS, self.pillars, "pillars")
+        )
+        object.__setattr__(self, "bands", _merged(SCORECARD_BAND_DEFAULTS, self.bands, "bands"))
+        object.__setattr__(self, "rollups", tuple(str(r) for r in self.rollups or ()))
+        gates = tuple(dict(g) for g in self.gates or ())
+        object.__setattr__(self, "gates", gates)
+        bad = []
+        grains = ("month", "quarter", "year")
+        if self.grain not in grains or any(r not in grains for r in self.rollups):
+            bad.append("grain/rollups (month, quarter, year)")
+        if self.wait_minutes <= 0:
+            bad.append("wait_minutes")
+        if self.repeat_days < 1:
+            bad.append("repeat_days")
+        if self.mc_draws < 100 or self.sensitivity_draws < 0:
+            bad.append("mc_draws (>= 100) / sensitivity_draws")
+        if self.min_group < 1 or self.sensitivity_concentration <= 0:
+            bad.append("min_group / sensitivity_concentration")
+        if not 0 <= self.tau_floor <= 1:
+            bad.append("tau_floor")
+        for k, v in self.kpis.items():
+            if v["floor"] == v["target"] or v["weight"] < 0:
+                bad.append(f"kpis.{k} (floor != target, weight >= 0)")
+        if self.kpis["wait_p90_minutes"]["weight"] != 0:
+            bad.append("kpis.wait_p90_minutes.weight (a quantile has no posterior: keep 0)")
+        if any(w < 0 for w in self.pillars.values()) or sum(self.pillars.values()) <= 0:
+            bad.append("pillars (weights >= 0, not all 0)")
+        cut = [self.bands[b] for b in BANDS[:-1]]
+        if cut != sorted(cut, reverse=True) or len(set(cut)) != len(cut):
+            bad.append("bands (A > B > C > D)")
+        for g in gates:
+            ok = (
+                set(g) in ({"kpi", "above", "cap"}, {"kpi", "below", "cap"})
+                and g["kpi"] in self.kpis
+                and g["cap"] in BANDS
+            )
+            if not ok:
+                bad.append(f"gates ({g}: {{kpi, above | below, cap A-E}})")
+        if bad:
+            raise ConfigError(
+                f"scorecards: out-of-range value(s) for {', '.join(bad)} "
+                "(see docs/methodology.md for the keys)"
+            )
+
+
 @dataclass(frozen=True)
 class DemandConfig:
     """Demand and resource planning (visitonce.demand; method in docs/methodology-demand.md)."""
@@ -233,6 +371,7 @@ class Config:
     bundles: BundlesConfig = field(default_factory=BundlesConfig)
     demand: DemandConfig = field(default_factory=DemandConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    scorecards: ScorecardsConfig = field(default_factory=ScorecardsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
@@ -274,6 +413,7 @@ def load_config(path: str | Path | None) -> Config:
         "monitor": MonitorConfig,
         "demand": DemandConfig,
         "reports": ReportsConfig,
+        "scorecards": ScorecardsConfig,
     }
     unknown = set(raw) - set(sections)
     if unknown:

@@ -356,12 +356,14 @@ def analytic_stages() -> list[tuple[str, Stage]]:
     from visitonce.lagging.stage import lagging_stage
     from visitonce.monitor.stage import monitor_stage
     from visitonce.report.stage import reports_stage
+    from visitonce.scorecard.stage import scorecards_stage
 
     return [
         ("applications", _applications_stage),
         ("bundles", bundles_stage),
         ("lagging", lagging_stage),
         ("monitor", monitor_stage),
+        ("scorecards", scorecards_stage),
         ("demand", demand_stage),
         ("reports", reports_stage),  # last: draws on every table above
     ]
