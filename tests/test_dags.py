@@ -200,3 +200,20 @@ def test_weekly_dag_mines_the_warehouse_of_the_daily_dag(dagbag) -> None:
     }
     daily_args = dagbag.dags["visitonce_daily"].get_task("ingest").application_args
     assert daily_args[daily_args.index("--stages") + 1] == "applications,lagging,monitor"
+
+
+def test_monthly_dag_scores_the_month_then_renders_the_reports(dagbag) -> None:
+    monthly = dagbag.dags["visitonce_scorecards_monthly"]
+    scorecards, reports = monthly.get_task("scorecards"), monthly.get_task("reports")
+    assert scorecards.application.endswith("jobs/scorecards.py")
+    assert reports.application.endswith("jobs/reports.py")
+    args = scorecards.application_args
+    assert args[args.index("--start") + 1] == "{{ data_interval_start.isoformat() }}"
+    assert args[args.index("--end") + 1] == "{{ data_interval_end.isoformat() }}"
+    assert "--config={{ params.config }}" in args and "--config={{ params.config }}" in (
+        reports.application_args
+    )
+    assert reports.upstream_task_ids == {"scorecards"}
+    assert {a.uri for a in scorecards.outlets} == {"visitonce://warehouse/scorecards"}
+    assert {a.uri for a in reports.outlets} == {"visitonce://warehouse/reports"}
+    assert monthly.timetable.summary == "0 4 1 * *"

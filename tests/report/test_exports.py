@@ -106,3 +106,14 @@ def test_json_array_from_many_parts_keeps_every_row_in_order(spark, tmp_path) ->
 def test_scorecard_records_are_json_ready() -> None:
     out = exports.scorecard_records(pd.DataFrame({"a": [1.5, float("nan")], "b": ["x", None]}))
     assert out == [{"a": 1.5, "b": "x"}, {"a": None, "b": None}]
+
+
+def test_array_columns_export_as_lists_and_joined_csv_cells() -> None:
+    """The scorecards table has an array column (unavailable_kpis), read back as numpy."""
+    import numpy as np
+
+    from visitonce.report.stage import _csv
+
+    df = pd.DataFrame({"d": ["D1", "D2"], "u": [np.array(["a", "b"]), np.array([], dtype=object)]})
+    assert exports.scorecard_records(df) == [{"d": "D1", "u": ["a", "b"]}, {"d": "D2", "u": []}]
+    assert _csv(df).splitlines() == ["d,u", "D1,a;b", "D2,"]

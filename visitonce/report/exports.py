@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -50,7 +51,9 @@ def scorecard_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     for r in df.to_dict("records"):
         clean = {}
         for key, v in r.items():
-            if hasattr(v, "item"):
+            if isinstance(v, np.ndarray):  # array columns (e.g. unavailable_kpis)
+                v = v.tolist()
+            elif hasattr(v, "item"):
                 v = v.item()
             if isinstance(v, float) and math.isnan(v):
                 v = None

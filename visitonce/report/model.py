@@ -363,10 +363,33 @@ KPI_COLUMNS = [
 ]  # fmt: skip
 
 
+def monthly(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The monthly rows of a scorecard table (quarters and years are roll-ups of the same
+    applications, kept in the exports); the whole table when it has no ``grain``."""
+    if df is None or "grain" not in df.columns:
+        return df
+    month = df[df["grain"].astype(str) == "month"]
+    return month if not month.empty else df
+
+
 def latest_period(df: pd.DataFrame | None) -> str | None:
+    df = monthly(df)
     if df is None or df.empty or "period" not in df.columns:
         return None
     return str(max(str(p) for p in df["period"]))
+
+
+def _equity_rows(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Equity rows with the page's names: ``n`` (applications) and ``value`` (observed)."""
+    df = monthly(df)
+    if df is None:
+        return None
+    out = df.copy()
+    if "n" not in out.columns and "n_applications" in out.columns:
+        out["n"] = out["n_applications"]
+    if "value" not in out.columns and "observed" in out.columns:
+        out["value"] = out["observed"]
+    return out
 
 
 def scorecards_page(inp: ReportInputs) -> dict[str, Any]:
@@ -404,6 +427,7 @@ def scorecards_page(inp: ReportInputs) -> dict[str, Any]:
 
 
 def _kpi_rows(df: pd.DataFrame | None, *, period: str | None) -> list[dict[str, Any]]:
+    df = monthly(df)
     if df is None or period is None:
         return []
     return records(df[col(df, "period").astype(str) == period], KPI_COLUMNS)
@@ -450,7 +474,7 @@ def department_pages(inp: ReportInputs) -> list[dict[str, Any]]:
     if inp.scorecards is None:
         return []
     period = latest_period(inp.scorecards)
-    all_rows = records(inp.scorecards, SCORE_COLUMNS)
+    all_rows = records(monthly(inp.scorecards), SCORE_COLUMNS)
     kpis = _kpi_rows(inp.scorecard_kpis, period=period)
     out = []
     for r in [x for x in all_rows if str(x["period"]) == period]:
@@ -483,12 +507,12 @@ def department_pages(inp: ReportInputs) -> list[dict[str, Any]]:
                     reference_label="expected",
                 ),
                 "explanations": _dept_rows(
-                    inp.scorecard_explanations, dept, period,
+                    monthly(inp.scorecard_explanations), dept, period,
                     ["kind", "text", "value"],
                 ),
                 "explanations_available": inp.scorecard_explanations is not None,
                 "equity": _dept_rows(
-                    inp.scorecard_equity, dept, period,
+                    _equity_rows(inp.scorecard_equity), dept, period,
                     ["kpi", "dimension", "group", "n", "value", "gap", "small_group"],
                 ),
                 "equity_available": inp.scorecard_equity is not None,

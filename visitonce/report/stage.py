@@ -14,6 +14,7 @@ import io as pyio
 import json
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -113,7 +114,18 @@ def planned_exports(spark: SparkSession, root: str, *, config: Config, with_key:
     return out
 
 
+def _csv_cell(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+    return ";".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+
+
 def _csv(df: pd.DataFrame) -> str:
+    """CSV text; array cells (e.g. ``unavailable_kpis``) as ``a;b``."""
+    df = df.copy()
+    for name in df.columns:
+        if df[name].map(lambda v: isinstance(v, (np.ndarray, list, tuple))).any():
+            df[name] = df[name].map(_csv_cell).astype(object)
     buf = pyio.StringIO()
     df.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     return buf.getvalue()
