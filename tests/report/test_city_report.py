@@ -85,9 +85,25 @@ def test_alerts_page_equals_the_alerts_table(spark, city_run) -> None:
             assert " ".join(p.split()) in row["proposals"][0]
 
 
-def test_scorecard_pages_say_not_computed_without_scorecards(city_run) -> None:
+def test_scorecard_page_equals_the_latest_month_of_the_scorecards_table(spark, city_run) -> None:
+    table = spark.read.parquet(str(city_run["root"] / "scorecards")).toPandas()
+    month = table[table["grain"] == "month"]
+    latest = month[month["period"] == max(month["period"])]
     page = parse(city_run["reports"] / "scorecards.html")
-    assert "not computed in this run" in page.text
+    keyed = {k: v[0] for k, v in page.rows.items() if k}
+    assert set(keyed) == set(latest["department"])  # every department, quarters not mixed in
+    for _, r in latest.iterrows():
+        shown = {k: v[0] for k, v in keyed[r["department"]].items()}
+        assert shown["n_applications"] == fmt.count(r["n_applications"])
+        assert shown["rank"] == fmt.count(r["rank"])
+        assert float(keyed[r["department"]]["score"][1]) == r["score"]
+        assert shown["band"] == r["band"]
+    from visitonce.report.model import slug
+    from visitonce.report.render import department_file
+
+    for dept in latest["department"]:  # one page per department, linked from the table
+        assert (city_run["reports"] / department_file(slug(str(dept)))).is_file(), dept
+    assert "not computed in this run" not in page.text
 
 
 def test_requests_export_covers_every_application(spark, city_run) -> None:
