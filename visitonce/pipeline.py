@@ -335,6 +335,8 @@ class StageContext:
     say: Progress
     outputs: dict[str, str] = field(default_factory=dict)  # table name -> URI, for the manifest
     counts: dict[str, Any] = field(default_factory=dict)  # ingest's counts (reports show them)
+    # manifest sections of the stages run so far (the reports show e.g. the forecast errors)
+    results: dict[str, Any] = field(default_factory=dict)
 
 
 # An analytic stage reads the curated tables under req.out, writes its own tables (recording
@@ -398,11 +400,10 @@ def run_pipeline(
     ctx.outputs.update(
         {t: req.table(t) for t in ("catalog", "roster") if counts["reference"].get(t)}
     )
-    sections = {
-        name: stage(ctx)
-        for name, stage in analytic_stages()
-        if stages is None or name in stages or name == "applications"
-    }
+    sections: dict[str, Any] = {}
+    for name, stage in analytic_stages():
+        if stages is None or name in stages or name == "applications":
+            sections[name] = ctx.results[name] = stage(ctx)
     config_hash = req.config.hash(req.mapping.raw)
     manifest = {
         "manifest_version": 1,

@@ -23,6 +23,7 @@ MANIFEST = {
     "config_hash": "c0ffee" * 10 + "abcd",
     "versions": {"visitonce": "0.1.0", "spark": "4.2.0"},
     "config": {"reports": {"k_suppress": 10}},
+    "stage_results": {"demand": H.DEMAND_SECTION},
 }
 
 
@@ -34,6 +35,20 @@ def write_parquet(root: Path, name: str, df: pd.DataFrame) -> None:
             df[c] = df[c].dt.tz_localize("UTC").astype("datetime64[us, UTC]")
     (root / name).mkdir(parents=True, exist_ok=True)
     df.to_parquet(root / name / "part-00000.parquet", index=False)
+
+
+def write_contracted(root: Path, name: str, df: pd.DataFrame) -> None:
+    """One Parquet file under root/name/ with exactly the types of the table's contract."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from visitonce import schemas
+
+    table = pa.Table.from_pandas(
+        df, schema=schemas.arrow_schema(schemas.load(name)), preserve_index=False
+    )
+    (root / name).mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, root / name / "part-00000.parquet")
 
 
 def applications() -> pd.DataFrame:
@@ -71,6 +86,8 @@ def handmade_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("handmade") / "out"
     for name, make in H.TABLES.items():
         write_parquet(root, name, make())
+    for name, make in H.DEMAND_TABLES.items():
+        write_contracted(root, name, make())
     write_parquet(root, "applications", applications())
     write_parquet(
         root, "catalog", pd.DataFrame({"service_item": ["I01"], "item_name": ["Birth record"]})

@@ -217,3 +217,176 @@ TABLES = {
     "scorecard_equity": scorecard_equity,
     "scorecard_explanations": scorecard_explanations,
 }
+
+
+# --- demand tables (contracts schemas/<name>.v1.yaml; written with the contract's types) -------
+
+P0, P1 = dt.date(2026, 3, 4), D  # the demand stage's current period: 28 local dates
+
+
+def demand() -> pd.DataFrame:
+    """By item: I01 40 now / 30 before; I02 5 / 0 (no trend); I09 3 / 4. By channel: counter
+    38 / 24, online 10 / 10."""
+    return pd.DataFrame(
+        {
+            "service_item": ["I01", "I01", "I02", "I09"],
+            "center": ["C1", None, "C2", "C1"],
+            "channel": ["counter", "online", "counter", "counter"],
+            "district": ["330101", "330102", None, "330101"],
+            "weekday": [1, 3, 1, 2],
+            "hour": [9, 20, 9, 10],
+            "volume": [30, 10, 5, 3],
+            "previous_volume": [20, 10, 0, 4],
+            "trend": [0.5, 0.0, None, -0.25],
+            "period_start": [P0] * 4,
+            "period_end": [P1] * 4,
+            "small_n": [False, True, True, True],
+        }
+    )
+
+
+def demand_forecast() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "center": ["C1", "C1", "C2"],
+            "forecast_date": [dt.date(2026, 4, 1), dt.date(2026, 4, 2), dt.date(2026, 4, 1)],
+            "weekday": [3, 4, 3],
+            "hour": [9, 9, 9],
+            "forecast": [20.5, 19.5, 5.25],
+            "seasonal_baseline": [20.0, 20.0, 5.25],
+            "naive_last_week": [22.0, 19.0, 6.0],
+            "method": ["model", "model", "seasonal_baseline"],
+        }
+    )
+
+
+def staffing_plan() -> pd.DataFrame:
+    """C1 Mon 09 short by 3, C1 Mon 10 balanced, C2 Mon 09 idle by 4, C2 Tue 09 no roster."""
+    return pd.DataFrame(
+        {
+            "center": ["C1", "C1", "C2", "C2"],
+            "weekday": [1, 1, 1, 2],
+            "hour": [9, 10, 9, 9],
+            "n_days": [4, 4, 4, 4],
+            "arrivals_per_hour": [20.0, 10.0, 5.0, 4.0],
+            "mean_service_min": [6.0, 6.0, 5.0, 5.0],
+            "mean_wait_min": [25.0, 8.0, 2.0, 3.0],
+            "observed_within_target": [0.55, 0.85, 0.98, 0.9],
+            "rostered_officials": [3.0, 4.5, 6.0, None],
+            "offered_load": [2.0, 1.0, 0.4167, 0.3333],
+            "servers_needed": [4, 2, 1, 1],
+            "official_time_factor": [1.5] * 4,
+            "officials_needed": [6, 4, 2, 2],
+            "rostered_service_level": [0.3, 0.82, 0.99, None],
+            "gap": [-3.0, 0.5, 4.0, None],
+            "status": ["short", "balanced", "idle", None],
+            "note": ["2 officials could come from C2", None, "could lend officials to C1", None],
+        }
+    )
+
+
+def service_hours() -> pd.DataFrame:
+    """Peaks C1 09 and 10, C2 09; C1 Mon 09 extend, C2 Mon 18 close, C1 Mon 17 a small edge."""
+    return pd.DataFrame(
+        {
+            "center": ["C1", "C1", "C1", "C2", "C2"],
+            "weekday": [1, 1, 1, 1, 1],
+            "hour": [9, 10, 17, 9, 18],
+            "arrivals_per_hour": [20.0, 10.0, 1.0, 5.0, 0.5],
+            "n_arrivals": [80.0, 40.0, 4.0, 20.0, 25.0],
+            "officials_needed": [6, 4, 1, 2, 1],
+            "rostered_officials": [3.0, 4.5, 2.0, 6.0, 2.0],
+            "citizens_per_official": [3.3333, 2.5, 1.0, 2.5, 0.5],
+            "rank": [1, 2, 3, 1, 2],
+            "is_peak": [True, True, False, True, False],
+            "edge": ["opening", None, "closing", "opening", "closing"],
+            "proposal": ["consider_extending", "keep", "keep", "keep", "consider_closing"],
+            "small_n": [False, False, True, False, False],
+        }
+    )
+
+
+def digital_gap() -> pd.DataFrame:
+    """I05 mostly online, but its 75+ band (a small group) relies on the counter; I06 mostly at
+    counters."""
+    return pd.DataFrame(
+        {
+            "service_item": ["I05", "I05", "I05", "I06", "I06"],
+            "age_band": ["18-59", "75+", "all", "18-59", "all"],
+            "n_applications": [100, 12, 112, 50, 50],
+            "counter_share": [0.3, 0.9167, 0.3661, 0.6, 0.6],
+            "remote_share": [0.7, 0.0833, 0.6339, 0.4, 0.4],
+            "mostly_counter": [False, True, False, True, True],
+            "relies_on_counter": [False, True, False, False, False],
+            "small_n": [False, True, False, False, False],
+        }
+    )
+
+
+def reform_priorities() -> pd.DataFrame:
+    """I01 first by volume x burden; I09 small but the heaviest burden."""
+    return pd.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "service_item": ["I01", "I02", "I09"],
+            "department": ["D1", "D2", "D4"],
+            "n_applications": [400, 300, 12],
+            "n_citizens": [350, 280, 10],
+            "share_of_citizens": [0.35, 0.28, 0.01],
+            "most_affected_group": ["18-59", "60-74", "75+"],
+            "group_share": [0.05, 0.04, 0.125],
+            "visits_per_application": [1.5, 1.0, 3.0],
+            "mean_wait_min": [12.0, 8.0, 30.0],
+            "mean_elapsed_days": [3.0, 2.0, 10.0],
+            "mean_satisfaction": [4.0, 4.5, 2.5],
+            "n_lagging_steps": [1, 0, 0],
+            "visits_ratio": [1.2, 0.8, 2.4],
+            "wait_ratio": [1.1, 0.7, 2.7],
+            "elapsed_ratio": [1.0, 0.7, 3.3],
+            "dissatisfaction_ratio": [1.1, 0.6, 2.7],
+            "lagging_ratio": [1.85, 0.95, 0.95],
+            "burden": [1.25, 0.9, 2.5],
+            "priority_score": [500.0, 270.0, 30.0],
+            "burden_rank": [2, 3, 1],
+            "small_n": [False, False, True],
+        }
+    )
+
+
+DEMAND_TABLES = {
+    "demand": demand,
+    "demand_forecast": demand_forecast,
+    "staffing_plan": staffing_plan,
+    "service_hours": service_hours,
+    "digital_gap": digital_gap,
+    "reform_priorities": reform_priorities,
+}
+
+# The demand stage's manifest section (stage_results.demand), as the stage writes it.
+DEMAND_SECTION = {
+    "demand": {"period_start": "2026-03-04", "period_end": "2026-03-31",
+               "previous_period_days_with_data": 10},
+    "forecast": {
+        "history_days": 56,
+        "holdout_days": 28,
+        "holdout_start": "2026-03-04",
+        "errors": {
+            "naive_last_week": {"mae": 0.83, "rmse": 1.899, "wape": 0.553},
+            "seasonal_baseline": {"mae": 0.636, "rmse": 1.462, "wape": 0.424},
+            "model": {"mae": 0.62, "rmse": 1.406, "wape": 0.413},
+        },
+        "errors_by_center": {
+            "C1": {"naive_last_week": 0.5, "seasonal_baseline": 0.4, "model": 0.38},
+            "C2": {"naive_last_week": 0.7, "seasonal_baseline": 0.45, "model": 0.47},
+        },
+        "methods": {"C1": "model", "C2": "seasonal_baseline"},
+    },
+    "staffing": {
+        "official_time_factor": 1.5,
+        "calibrated": True,
+        "target": "80% within 15 minutes",
+        "weekday_gap_by_center": {"C1": -1.25, "C2": 4.0},
+        "short_centers": ["C1"],
+    },
+    "peak_hours": {"C1": [9, 10], "C2": [9]},
+}  # fmt: skip

@@ -59,7 +59,7 @@ def _check_folder(browser: Chromium, reports: Path, shots: Path, *, tag: str) ->
 
 def test_handmade_report_pages_load_cleanly(browser, handmade_report, tmp_path) -> None:
     n = _check_folder(browser, handmade_report["reports"], tmp_path, tag="handmade")
-    assert n == 9
+    assert n == 10  # 7 pages (demand.html among them) + 3 department pages
 
 
 def test_bundle_filters_work_in_the_browser(browser, handmade_report) -> None:
@@ -92,7 +92,7 @@ def test_pages_work_when_served(browser, handmade_report) -> None:
     thread.start()
     try:
         origin = f"http://127.0.0.1:{server.server_address[1]}/"
-        for name in ("index.html", "bundles.html", "scorecards.html"):
+        for name in ("index.html", "bundles.html", "scorecards.html", "demand.html"):
             got = browser.load(origin + name, screenshot=False)
             assert got.errors == [], (name, got.errors)
             assert all(u.startswith(origin) or u.startswith("data:") for u in got.requests)

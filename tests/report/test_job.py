@@ -29,13 +29,15 @@ def test_job_renders_an_existing_warehouse(spark, handmade_root, tmp_path, capsy
     assert job.parse_args(["--warehouse", "x", "--config="]).config is None  # empty = defaults
     assert job.main(["--warehouse", str(warehouse), "--config="]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["index"].endswith("reports/index.html") and result["pages"] == 9
+    assert result["index"].endswith("reports/index.html") and result["pages"] == 10
     # no key: pages and scorecard exports, but no requests export
     assert result["exports"].get("requests") is None
     assert not (warehouse / "reports" / "exports" / "requests.json").exists()
     assert (warehouse / "reports" / "exports" / "scorecards.csv").is_file()
     index = parse(warehouse / "reports" / "index.html")
     assert index.rows[""][0]["rows_in"][0] == "1,234"  # from the warehouse's manifest.json
+    demand = parse(warehouse / "reports" / "demand.html")  # forecast errors: manifest.json too
+    assert demand.rows["err:model"][0]["wape"][0] == "41.3%"
     cfg = tmp_path / "c.yaml"
     cfg.write_text("reports:\n  k_suppress: 3\n")
     assert job.main(["--warehouse", str(warehouse), "--config", str(cfg)]) == 0

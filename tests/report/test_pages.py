@@ -13,7 +13,7 @@ from tests.report.pagehtml import parse
 from visitonce.report.model import slug
 
 PAGES = ("index.html", "bundles.html", "lagging.html", "alerts.html", "scorecards.html",
-         "method.html")  # fmt: skip
+         "demand.html", "method.html")  # fmt: skip
 
 
 def _cells(page, key: str) -> dict[str, str]:

@@ -38,6 +38,15 @@ class ReportInputs:
     scorecard_equity: pd.DataFrame | None = None
     scorecard_explanations: pd.DataFrame | None = None
     catalog: pd.DataFrame | None = None
+    # demand page (visitonce.report.demand): the plan tables, and the demand and forecast
+    # tables already aggregated by the stage (per item, per channel, per centre)
+    reform_priorities: pd.DataFrame | None = None
+    staffing_plan: pd.DataFrame | None = None
+    service_hours: pd.DataFrame | None = None
+    digital_gap: pd.DataFrame | None = None
+    demand_by_item: pd.DataFrame | None = None
+    demand_by_channel: pd.DataFrame | None = None
+    demand_forecast_summary: pd.DataFrame | None = None
     time_zone: str = "Asia/Shanghai"
     top_bundles: int = 200
     matrix_items: int = 20

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from visitonce.report import demand as demand_model
 from visitonce.report import fmt, model
 from visitonce.report.model import ReportInputs
 
@@ -18,6 +19,7 @@ PAGES = {
     "lagging.html": "Lagging steps",
     "alerts.html": "Alerts",
     "scorecards.html": "Scorecards",
+    "demand.html": "Demand and staffing",
     "method.html": "Method",
 }
 
@@ -65,6 +67,7 @@ def render_site(inp: ReportInputs) -> dict[str, str]:
     alerts = model.alerts_page(inp)
     scorecards = model.scorecards_page(inp)
     departments = model.department_pages(inp)
+    demand = demand_model.demand_page(inp)
     pages = {
         "bundles.html": env.get_template("bundles.html").render(
             page="bundles.html", title="Bundles", b=bundles, **common
@@ -78,6 +81,9 @@ def render_site(inp: ReportInputs) -> dict[str, str]:
         "scorecards.html": env.get_template("scorecards.html").render(
             page="scorecards.html", title="Scorecards", s=scorecards, departments=departments,
             **common,
+        ),
+        "demand.html": env.get_template("demand.html").render(
+            page="demand.html", title="Demand and staffing", d=demand, **common
         ),
         "method.html": env.get_template("method.html").render(
             page="method.html", title="Method", manifest=m,
@@ -98,6 +104,7 @@ def render_site(inp: ReportInputs) -> dict[str, str]:
         a=alerts,
         s=scorecards,
         n_departments=len(departments),
+        d=demand,
         **common,
     )
     return pages

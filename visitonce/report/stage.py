@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from visitonce import io
 from visitonce.config import Config
+from visitonce.report import demand as D
 from visitonce.report import exports
 from visitonce.report.model import ReportInputs
 from visitonce.report.render import render_site
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 REPORTS = "reports"
 SCORECARD_TABLES = ("scorecards", "scorecard_kpis", "scorecard_equity", "scorecard_explanations")
+DEMAND_TABLES = ("demand", "demand_forecast", "staffing_plan", "service_hours", "digital_gap",
+                 "reform_priorities")  # fmt: skip
 
 
 def _table(spark: SparkSession, root: str, name: str) -> DataFrame | None:
@@ -69,7 +72,7 @@ def read_inputs(
     """Collect the small tables the pages are drawn from (each None when absent)."""
     t = {name: _table(spark, root, name) for name in (
         "bundles", "bundle_changes", "item_associations", "lagging_steps", "step_transitions",
-        "alerts", "catalog", *SCORECARD_TABLES,
+        "alerts", "catalog", *SCORECARD_TABLES, *DEMAND_TABLES,
     )}  # fmt: skip
     transitions = t["step_transitions"]
     if transitions is not None and "rank_in_item" in transitions.columns:
@@ -79,6 +82,8 @@ def read_inputs(
         catalog = catalog.select(
             *[c for c in ("service_item", "item_name") if c in catalog.columns]
         )
+    demand, forecast = t["demand"], t["demand_forecast"]
+    min_group = config.demand.min_group
     return ReportInputs(
         manifest=manifest,
         bundles=_pandas(_latest(t["bundles"])),
@@ -92,6 +97,24 @@ def read_inputs(
         scorecard_equity=_pandas(t["scorecard_equity"]),
         scorecard_explanations=_pandas(t["scorecard_explanations"]),
         catalog=_pandas(catalog),
+        # the demand table is per item x centre x channel x district x hour: aggregated first
+        demand_by_item=_pandas(
+            None
+            if demand is None
+            else D.summarize_demand_trend(demand, by="service_item", min_group=min_group)
+        ),
+        demand_by_channel=_pandas(
+            None
+            if demand is None
+            else D.summarize_demand_trend(demand, by="channel", min_group=min_group)
+        ),
+        demand_forecast_summary=_pandas(
+            None if forecast is None else D.summarize_forecast(forecast)
+        ),
+        staffing_plan=_pandas(t["staffing_plan"]),
+        service_hours=_pandas(t["service_hours"]),
+        digital_gap=_pandas(t["digital_gap"]),
+        reform_priorities=_pandas(t["reform_priorities"]),
         time_zone=config.ingest.time_zone,
         top_bundles=config.reports.top_bundles,
         matrix_items=config.reports.matrix_items,
@@ -250,6 +273,8 @@ def run_manifest(ctx: StageContext) -> dict[str, Any]:
         "config": req.config.to_dict(),
         "config_hash": req.config.hash(req.mapping.raw),
         "versions": _versions(ctx.spark),
+        # sections of the stages that ran before (e.g. the demand stage's forecast errors)
+        "stage_results": dict(getattr(ctx, "results", {}) or {}),
     }  # fmt: skip
 
 
