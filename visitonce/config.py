@@ -238,6 +238,9 @@ class ScorecardsConfig:
     min_group: int = 10
     # Floor of the between-department variance, as a share of the raw mean squared residual.
     tau_floor: float = 0.1
+    # A department scored on fewer KPIs with data than this gets a score but no band (a
+    # 311 export without ratings, visits or time limits cannot rate anyone A-E).
+    min_kpis_for_band: int = 5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kpis", _merged(SCORECARD_KPI_DEFAULTS, self.kpis, "kpis"))
@@ -262,6 +265,8 @@ class ScorecardsConfig:
             bad.append("min_group / sensitivity_concentration")
         if not 0 <= self.tau_floor <= 1:
             bad.append("tau_floor")
+        if self.min_kpis_for_band < 1:
+            bad.append("min_kpis_for_band (>= 1)")
         for k, v in self.kpis.items():
             if v["floor"] == v["target"] or v["weight"] < 0:
                 bad.append(f"kpis.{k} (floor != target, weight >= 0)")

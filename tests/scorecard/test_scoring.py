@@ -179,3 +179,24 @@ def test_no_applications_gives_empty_tables_not_an_error() -> None:
     )
     assert res.scorecards.empty and res.kpis.empty and res.explanations.empty
     assert res.manifest["departments"] == 0 and res.manifest["periods"] == []
+
+
+def test_a_department_with_too_few_kpis_gets_a_score_but_no_band() -> None:
+    """A 311-style export: d3 has data for three KPIs only (the others have no denominator)."""
+    t = _dept_table()
+    keep = {"one_visit_rate", "online_share", "handoffs_per_case"}
+    sel = (t["department"] == "d3") & ~t["kpi"].isin(keep)
+    t.loc[sel, ["numerator", "denominator", "sum_squares"]] = 0.0
+    t.loc[sel, ["observed", "adjusted", "oe_ratio"]] = np.nan
+    res = score_departments(t, _p90(), config=ScorecardsConfig(), config_hash="h")
+    card = res.scorecards.set_index("department")
+    assert card.loc["d3", "n_kpis_scored"] == 3
+    assert card.loc["d3", "band"] is None and np.isnan(card.loc["d3", "band_probability"])
+    assert "fewer than min_kpis_for_band 5" in card.loc["d3", "gate"]
+    assert np.isfinite(card.loc["d3", "score"])  # still scored, with its interval
+    assert card.drop("d3")["band"].notna().all()
+    # with the floor at 3 the same department is rated
+    res3 = score_departments(
+        t, _p90(), config=ScorecardsConfig(min_kpis_for_band=3), config_hash="h"
+    )
+    assert res3.scorecards.set_index("department").loc["d3", "band"] is not None

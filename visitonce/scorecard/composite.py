@@ -19,6 +19,8 @@ driver, seeded and therefore reproducible. For one (period, grain):
 5. Band: A-E by the score thresholds of config ``bands``; a gate (kpi above/below a threshold,
    on the shrunk *observed* value, not case-mix adjusted: a backlog is a backlog) caps the band.
    ``band_probability`` = share of draws (each with its own gates) that land in ``band``.
+   A department with fewer than ``min_kpis_for_band`` KPIs with data keeps its score and ranks
+   but gets no band (the ``gate`` column says why): too little to rate.
 6. Weight sensitivity: ``sensitivity_draws`` pillar-weight vectors ~ Dirichlet(c x w) around
    the configured weights w; ``band_weight_stability`` = share of them that keep the
    department's band; the manifest reports the mean share of departments whose band changes.
@@ -198,6 +200,19 @@ def score_period(
                 fired.append(f"{g['kpi']} {op} {thr}: band at best {g['cap']}")
         gate_names.append("; ".join(fired) or None)
     finite = np.isfinite(score)
+    n_scored = with_data.sum(axis=1)
+    few = n_scored < config.min_kpis_for_band
+    for i in np.nonzero(few)[0]:
+        note = (
+            f"{n_scored[i]} KPIs with data (fewer than min_kpis_for_band "
+            f"{config.min_kpis_for_band}): no band"
+        )
+        gate_names[i] = f"{gate_names[i]}; {note}" if gate_names[i] else note
+    rated = finite & ~few
+    stability = np.where(few, np.nan, stability)
+    if change_share is not None:
+        kept = stability[rated]
+        change_share = float(np.mean(1.0 - kept)) if kept.size else None
     table = pd.DataFrame(
         {
             "department": depts,
@@ -207,11 +222,11 @@ def score_period(
             "rank": np.where(finite, rank, np.nan),
             "rank_lo": np.where(finite, np.floor(np.percentile(rank_d, 5, axis=1)), np.nan),
             "rank_hi": np.where(finite, np.ceil(np.percentile(rank_d, 95, axis=1)), np.nan),
-            "band": [BANDS[b] if f else None for b, f in zip(band, finite, strict=True)],
-            "band_probability": np.where(finite, (band_d == band[:, None]).mean(axis=1), np.nan),
+            "band": [BANDS[b] if f else None for b, f in zip(band, rated, strict=True)],
+            "band_probability": np.where(rated, (band_d == band[:, None]).mean(axis=1), np.nan),
             "band_weight_stability": stability,
             "gate": gate_names,
-            "n_kpis_scored": with_data.sum(axis=1),
+            "n_kpis_scored": n_scored,
         }
     )
     return PeriodScores(
