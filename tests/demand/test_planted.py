@@ -9,8 +9,8 @@ import datetime as dt
 import json
 
 import pytest
-from pyspark.sql import functions as F
 
+from tests.city import read_city
 from visitonce import io, schemas
 from visitonce.applications import to_applications
 from visitonce.config import CalendarConfig, DemandConfig
@@ -25,27 +25,8 @@ TZ = "Asia/Shanghai"
 def city(tmp_path_factory, spark):
     root = tmp_path_factory.mktemp("demand")
     truth = generate(root, n_events=60_000, seed=7, days=56, fmt="parquet", dirty=False)
-    ev = spark.read.parquet(str(root / "events"))
-    for c in ("arrived_at", "started_at", "ended_at"):
-        ev = ev.withColumn(c, F.to_timestamp(c))
-    ev = (
-        ev.withColumn("physical_visit", F.col("physical_visit") == "true")
-        .withColumn("satisfaction", F.col("satisfaction").cast("int"))
-        .cache()
-    )
-    cat = (
-        spark.read.option("header", True)
-        .csv(str(root / "catalog.csv"))
-        .withColumn("complexity", F.col("complexity").cast("int"))
-        .withColumn("time_limit_days", F.col("time_limit_days").cast("int"))
-        .withColumn("online_capable", F.col("online_capable") == "true")
-    )
-    roster = (
-        spark.read.option("header", True)
-        .csv(str(root / "roster.csv"))
-        .withColumn("date", F.to_date("date"))
-        .withColumn("officials_on_duty", F.col("officials_on_duty").cast("int"))
-    )
+    ev, cat, roster = read_city(spark, root)
+    ev = ev.cache()
     as_of = dt.datetime.fromisoformat(truth["period_end"])
     apps = to_applications(
         ev, catalog=cat, calendar=CalendarConfig(), time_zone=TZ, as_of=as_of

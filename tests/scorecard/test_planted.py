@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from tests.city import read_city
 from visitonce import io, schemas
 from visitonce.applications import to_applications
 from visitonce.config import CalendarConfig, ScorecardsConfig
@@ -35,22 +36,11 @@ CONFIG = ScorecardsConfig(mc_draws=1000)
 def city(tmp_path_factory, spark):
     root = tmp_path_factory.mktemp("scorecards")
     truth = generate(root, n_events=40_000, seed=11, days=45, fmt="parquet", dirty=False)
-    ev = spark.read.parquet(str(root / "events"))
-    for c in ("arrived_at", "started_at", "ended_at"):
-        ev = ev.withColumn(c, F.to_timestamp(c))
+    ev, cat, _ = read_city(spark, root)
     ev = (
-        ev.withColumn("physical_visit", F.col("physical_visit") == "true")
-        .withColumn("satisfaction", F.col("satisfaction").cast("int"))
-        .withColumn("source", F.lit("generated"))
+        ev.withColumn("source", F.lit("generated"))
         .withColumn("source_file", F.lit("generated"))
         .withColumn("event_date", F.to_date(F.from_utc_timestamp("started_at", TZ)))
-    )
-    cat = (
-        spark.read.option("header", True)
-        .csv(str(root / "catalog.csv"))
-        .withColumn("complexity", F.col("complexity").cast("int"))
-        .withColumn("time_limit_days", F.col("time_limit_days").cast("int"))
-        .withColumn("online_capable", F.col("online_capable") == "true")
     )
     as_of = dt.datetime.fromisoformat(truth["period_end"])
     apps = to_applications(ev, catalog=cat, calendar=CalendarConfig(), time_zone=TZ, as_of=as_of)

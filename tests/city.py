@@ -1,0 +1,33 @@
+"""A generated city's files (``visitonce.generate``, Parquet) read with the contract's types,
+without ingest: for tests of the analytics that start from clean events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+
+def read_city(spark: SparkSession, root: Path) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(events, catalog, roster) of a city generated with ``fmt="parquet"`` under ``root``."""
+    ev = spark.read.parquet(str(root / "events"))
+    for c in ("arrived_at", "started_at", "ended_at"):
+        ev = ev.withColumn(c, F.to_timestamp(c))
+    ev = ev.withColumn("physical_visit", F.col("physical_visit") == "true").withColumn(
+        "satisfaction", F.col("satisfaction").cast("int")
+    )
+    catalog = (
+        spark.read.option("header", True)
+        .csv(str(root / "catalog.csv"))
+        .withColumn("complexity", F.col("complexity").cast("int"))
+        .withColumn("time_limit_days", F.col("time_limit_days").cast("int"))
+        .withColumn("online_capable", F.col("online_capable") == "true")
+    )
+    roster = (
+        spark.read.option("header", True)
+        .csv(str(root / "roster.csv"))
+        .withColumn("date", F.to_date("date"))
+        .withColumn("officials_on_duty", F.col("officials_on_duty").cast("int"))
+    )
+    return ev, catalog, roster
