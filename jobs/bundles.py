@@ -10,7 +10,6 @@ Reads ``<warehouse>/applications`` and writes ``bundles/``, ``item_associations/
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from pyspark.sql import SparkSession
@@ -37,17 +36,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from visitonce.cli import _user_errors
-    from visitonce.spark import build_session
+    from visitonce.cli import run_job
 
-    args = parse_args(argv)
-    try:
-        result = run(build_session(app_name="visitonce-bundles"), args)
-    except _user_errors() as e:
-        print(f"bundles: error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps({k: result.get(k) for k in ("bundles", "by_scope", "period", "changes")}))
-    return 0
+    keys = ("bundles", "by_scope", "period", "changes")
+    return run_job("bundles", parse_args(argv), run, summary=lambda r: {k: r.get(k) for k in keys})
 
 
 if __name__ == "__main__":

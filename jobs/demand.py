@@ -12,7 +12,6 @@ the stage's figures (forecast errors, staffing gaps, peak hours) as JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from pyspark.sql import SparkSession
@@ -51,17 +50,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from visitonce.cli import _user_errors
-    from visitonce.spark import build_session
+    from visitonce.cli import run_job
 
-    args = parse_args(argv)
-    try:
-        result = run(build_session(app_name="visitonce-demand"), args)
-    except _user_errors() as e:
-        print(f"demand: error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, default=str))
-    return 0
+    return run_job("demand", parse_args(argv), run)
 
 
 if __name__ == "__main__":

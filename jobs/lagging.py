@@ -13,7 +13,6 @@ latest timestamp in the data).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from pyspark.sql import SparkSession
@@ -78,17 +77,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from visitonce.cli import _user_errors
-    from visitonce.spark import build_session
+    from visitonce.cli import run_job
 
-    args = parse_args(argv)
-    try:
-        result = run(build_session(app_name="visitonce-lagging"), args)
-    except _user_errors() as e:
-        print(f"lagging: error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(result))
-    return 0
+    return run_job("lagging", parse_args(argv), run)
 
 
 if __name__ == "__main__":

@@ -47,17 +47,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from visitonce.cli import _user_errors
-    from visitonce.spark import build_session
+    from visitonce.cli import run_job
 
-    args = parse_args(argv)
-    try:
-        result = run(build_session(app_name="visitonce-reports"), args)
-    except _user_errors() as e:
-        print(f"reports: error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(result))
-    return 0
+    return run_job("reports", parse_args(argv), run)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ An empty ``--config=`` means the defaults.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from pyspark.sql import SparkSession
@@ -81,17 +80,9 @@ def _zone(name: str):  # noqa: ANN202
 
 
 def main(argv: list[str] | None = None) -> int:
-    from visitonce.cli import _user_errors
-    from visitonce.spark import build_session
+    from visitonce.cli import run_job
 
-    args = parse_args(argv)
-    try:
-        result = run(build_session(app_name="visitonce-scorecards"), args)
-    except _user_errors() as e:
-        print(f"scorecards: error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, default=str))
-    return 0
+    return run_job("scorecards", parse_args(argv), run)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,22 @@ class UserError(Exception):
     """Raised for problems the user can fix; printed as one line."""
 
 
+def run_job(name: str, args: Any, run: Any, *, summary: Any = None) -> int:
+    """A spark-submit job's main: build the session, ``run(session, args)``, print its result
+    (or ``summary(result)``) as one JSON line; a user error is one line on stderr, exit 2."""
+    import json
+
+    from visitonce.spark import build_session
+
+    try:
+        result = run(build_session(app_name=f"visitonce-{name}"), args)
+    except _user_errors() as e:
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary(result) if summary else result, default=str))
+    return 0
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     from visitonce.config import ConfigError
     from visitonce.io import InputError
