@@ -180,3 +180,12 @@ def test_run_with_a_config_file(capsys, tmp_path) -> None:
     assert manifest["rows_out_of_interval"] > manifest["rows_in"] > 0
     assert manifest["rows_read"] == manifest["rows_in"] + manifest["rows_out_of_interval"]
     assert "belong to other data intervals" in captured.out
+
+
+@pytest.mark.parametrize("job", ["bundles", "lagging", "scorecards", "demand", "reports"])
+def test_a_job_pointed_at_a_missing_warehouse_says_so_in_one_line(spark, capsys, tmp_path, job):
+    import importlib
+
+    module = importlib.import_module(f"jobs.{job}")
+    line = _one_line_error(capsys, module.main(["--warehouse", str(tmp_path / "nowhere")]))
+    assert line.startswith(f"{job}: error:") and "nowhere" in line

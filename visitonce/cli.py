@@ -45,12 +45,24 @@ def run_job(name: str, args: Any, run: Any, *, summary: Any = None) -> int:
     (or ``summary(result)``) as one JSON line; a user error is one line on stderr, exit 2."""
     import json
 
+    from pyspark.errors import AnalysisException
+
     from visitonce.spark import build_session
 
     try:
         result = run(build_session(app_name=f"visitonce-{name}"), args)
     except _user_errors() as e:
         print(f"{name}: error: {e}", file=sys.stderr)
+        return 2
+    except AnalysisException as e:
+        if e.getCondition() != "PATH_NOT_FOUND":
+            raise
+        missing = str(e).split("Path does not exist:")[-1].split(". SQLSTATE")[0].strip()
+        print(
+            f"{name}: error: {missing} does not exist: pass --warehouse the output root of a "
+            "visitonce run that wrote the tables this job reads",
+            file=sys.stderr,
+        )
         return 2
     print(json.dumps(summary(result) if summary else result, default=str))
     return 0
