@@ -57,7 +57,7 @@ def run_job(name: str, args: Any, run: Any, *, summary: Any = None) -> int:
     except AnalysisException as e:
         if e.getCondition() != "PATH_NOT_FOUND":
             raise
-        missing = str(e).split("Path does not exist:")[-1].split(". SQLSTATE")[0].strip()
+        missing = (e.getMessageParameters() or {}).get("path", "a table")
         print(
             f"{name}: error: {missing} does not exist: pass --warehouse the output root of a "
             "visitonce run that wrote the tables this job reads",
