@@ -66,15 +66,12 @@ def run_mlxtend(baskets: list[list[str]], min_count: int) -> tuple[float, dict]:
 def run_spark(spark, df, n: int, min_count: int, *, ours: bool) -> tuple[float, dict]:
     from pyspark.ml.fpm import FPGrowth
 
-    from visitonce.bundles.fpgrowth import frequent_itemsets
-    from visitonce.bundles.guard import check_itemsets
+    from visitonce.bundles.fpgrowth import mine_frequent_itemsets
 
     t0 = time.perf_counter()
     if ours:
-        est = check_itemsets(df, min_count=min_count, cap=50_000_000, items_col="items")
-        rows = frequent_itemsets(
-            df, min_count=min_count, n_baskets=n, frequent_items=est.frequent_items
-        ).collect()
+        _, found = mine_frequent_itemsets(df, min_count=min_count, n_baskets=n, cap=50_000_000)
+        rows = found.collect()
         got = {frozenset(r["itemset"]): r["freq"] for r in rows}
     else:
         model = FPGrowth(itemsCol="items", minSupport=(min_count - 0.5) / n).fit(df)

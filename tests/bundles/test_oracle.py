@@ -185,3 +185,68 @@ def test_guard_rail_histograms_agree_with_and_without_the_join(spark) -> None:
     # hand-counted at min_count 3: a 6, b 6, c 6, d 3, e 3 are all frequent; sizes 3,3,4,4,2,2,2,1,2,1
     hist, _ = _frequent_sizes_few(df, min_count=3, items_col="items")
     assert sorted(hist) == [(-1, 5), (1, 2), (2, 4), (3, 2), (4, 2)]
+
+
+def _random_baskets(seed: int = 3) -> list[list[str]]:
+    rng = __import__("random").Random(seed)
+    baskets = [sorted(set(rng.sample("abcdefgh", rng.randint(1, 5)))) for _ in range(120)]
+    return baskets + [["a", "c", "f"]] * 15
+
+
+def _want(baskets: list[list[str]], min_count: int) -> dict[frozenset, int]:
+    if min_count > len(baskets):
+        return {}
+    ref = _mlxtend(baskets, min_count / len(baskets))
+    return {
+        frozenset(s): round(sup * len(baskets))
+        for s, sup in zip(ref["itemsets"], ref["support"], strict=True)
+    }
+
+
+@pytest.mark.parametrize("baskets", [HAND, _random_baskets()], ids=["hand", "random"])
+def test_mining_with_the_guard_rail_estimates_as_the_guard_rail_alone(spark, baskets) -> None:
+    """The bitset engine computes the guard-rail's histogram while counting: same estimate as
+    ``check_itemsets``, same itemsets as mlxtend, same refusal."""
+    from visitonce.bundles.fpgrowth import mine_frequent_itemsets
+
+    df = spark.createDataFrame([(b,) for b in baskets], "items array<string>").repartition(3)
+    for min_count in (2, 5, 18):
+        alone = check_itemsets(df, min_count=min_count, cap=10**6, items_col="items")
+        est, found = mine_frequent_itemsets(
+            df, min_count=min_count, n_baskets=len(baskets), cap=10**6
+        )
+        assert est == alone, min_count
+        assert {frozenset(r[0]): r[1] for r in found.collect()} == _want(baskets, min_count)
+    with pytest.raises(ItemsetExplosionError, match="raise min_count") as e:
+        mine_frequent_itemsets(df, min_count=2, n_baskets=len(baskets), cap=5, what="citizen")
+    assert str(e.value).startswith("citizen: up to ")
+
+
+def test_blocks_the_guard_rail_would_refuse_alone_are_mined_after_the_global_check(
+    spark, monkeypatch
+) -> None:
+    """A block of 7 baskets has floor 1, so its own bound (every subset of its baskets) can
+    exceed a cap the whole input respects: the task does not mine it (``dense``); the global
+    estimate is checked and the blocks are mined in two more passes, with the same result."""
+    from visitonce.bundles import bitset
+
+    baskets = _random_baskets()
+    df = spark.createDataFrame([(b,) for b in baskets], "items array<string>").repartition(5)
+    alone = check_itemsets(df, min_count=18, cap=10**6, items_col="items")
+    fallback = []
+    original = bitset.mine
+    monkeypatch.setattr(bitset, "mine", lambda *a, **k: fallback.append(1) or original(*a, **k))
+    est, rows = bitset.mine_guarded(
+        df, min_count=18, n_baskets=len(baskets), cap=alone.bound, chunk_rows=7
+    )
+    assert fallback and est == check_itemsets(df, min_count=18, cap=alone.bound, items_col="items")
+    assert {frozenset(r[0]): r[1] for r in rows} == _want(baskets, 18)
+    # a wide block (more items at its floor than MAX_ITEMS, here the first 7 baskets with 8
+    # rare items twice each) takes the same way; globally only a..h reach min_count
+    rare = [["p", "q", "r", "s"], ["t", "u", "v", "w"]] * 2
+    wide = rare + baskets
+    df = spark.createDataFrame([(b,) for b in wide], "items array<string>").coalesce(1)
+    monkeypatch.setattr(bitset, "MAX_ITEMS", 8)
+    fallback.clear()
+    _, rows = bitset.mine_guarded(df, min_count=18, n_baskets=len(wide), cap=None, chunk_rows=7)
+    assert fallback and {frozenset(r[0]): r[1] for r in rows} == _want(wide, 18)

@@ -14,120 +14,472 @@ it exact over any number of chunks:
 2. every chunk counts every candidate exactly; the counts are summed and filtered at
    ``min_count``.
 
-Three Spark jobs (item counts, candidates, counts), each a ``mapInArrow`` over the baskets;
-only items, candidate itemsets and their counts reach the driver, never baskets. Memory per
-task: one bitset per frequent item over ``chunk_rows`` baskets (``n_frequent * chunk_rows / 8``
-bytes) plus those of one level's frequent itemsets. ``frequent_itemsets`` in ``fpgrowth.py``
-chooses this engine when the frequent items are few enough, FPGrowth otherwise.
+The baskets cross from the JVM to Python once: ``encode`` turns each partition into blocks of
+up to ``chunk_rows`` baskets, each one row holding its own item dictionary, the item counts,
+and the baskets as item codes (CSR: lengths and codes, int32, as binary). The blocks are
+persisted by the caller and are a fraction of the baskets' size, so the item counts, the
+guard-rail's histogram (``frequent_sizes``) and both SON passes (``mine``) read them instead of
+the baskets. Only items, candidate itemsets and their counts reach the driver, never baskets.
+Memory per task: one bitset per frequent item over at most ``CHUNK_BYTES`` (plus those of one
+level's frequent itemsets). ``fpgrowth.mine_frequent_itemsets`` chooses this engine when the
+frequent items are few enough, FPGrowth otherwise.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from visitonce.bundles.guard import ItemsetEstimate, enforce, estimate_itemsets
+
 ITEMSET = "itemset"
 FREQ = "freq"
-CHUNK_ROWS = 1_000_000  # baskets per bitset chunk at most
-CHUNK_BYTES = 256 * 2**20  # and at most this much of item bitsets per chunk
+CHUNK_ROWS = 1_000_000  # baskets per block at most
+CHUNK_VALUES = 64 * 2**20  # and at most this many item codes per block (256 MiB, < 2 GiB binary)
+CHUNK_BYTES = 256 * 2**20  # at most this much of item bitsets at once (a block is split)
 MAX_ITEMS = 4096  # more frequent items than this: FPGrowth instead (see fpgrowth.py)
-_CAND_BLOCK = 4096  # candidates ANDed at once (bounds the temporary arrays)
+_TEMP_BYTES = 32 * 2**20  # candidates ANDed at once: at most this much of temporary bitsets
+
+BLOCKS = "names array<string>, counts array<long>, n long, lengths binary, codes binary"
 
 
-def _chunks(
-    batches: Iterator[pa.RecordBatch], n_items: int, chunk_rows: int
-) -> Iterator[pa.ListArray]:
-    """The baskets of a partition in chunks of at most ``chunk_rows`` whose item bitsets fit
-    CHUNK_BYTES."""
-    limit = max(1, min(chunk_rows, CHUNK_BYTES * 8 // max(n_items, 1)))
+def _row_chunks(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.ListArray]:
+    """The baskets of a partition in chunks of at most ``chunk_rows`` rows and CHUNK_VALUES
+    item codes (a single larger basket is a chunk of its own)."""
     pending: list[pa.Array] = []
-    n = 0
+    rows = values = 0
     for batch in batches:
         col = batch.column(0)
-        pending.append(col)
-        n += len(col)
-        if n >= limit:
-            yield pa.concat_arrays(pending)
-            pending, n = [], 0
+        start = 0
+        while start < len(col):
+            lengths = pc.fill_null(pc.list_value_length(col.slice(start)), 0).to_numpy()
+            room_rows = chunk_rows - rows
+            cum = np.cumsum(lengths[:room_rows]) + values
+            take = int(np.searchsorted(cum, CHUNK_VALUES, side="right"))
+            if take == 0 and rows == 0:
+                take = 1
+            if take:
+                pending.append(col.slice(start, take))
+                rows += take
+                values = int(cum[take - 1])
+                start += take
+            if rows >= chunk_rows or start < len(col):
+                yield pa.concat_arrays(pending)
+                pending, rows, values = [], 0, 0
     if pending:
         yield pa.concat_arrays(pending)
 
 
-def _bitsets(baskets: pa.ListArray, items: pa.Array) -> np.ndarray:
-    """(n_items, ceil(n_rows / 8)) uint8: bit r of row i is set when basket r holds item i."""
-    n_rows = len(baskets)
-    nbytes = (n_rows + 7) // 8
-    idx = pc.index_in(baskets.flatten(), value_set=items)
-    # flatten() drops null lists' values, whose offsets are empty, so rows line up with values
-    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(baskets.offsets.to_numpy()))
-    found = pc.is_valid(idx).to_numpy(zero_copy_only=False)
-    item = idx.drop_null().to_numpy().astype(np.int64)
-    rows = rows[found]
-    packed = np.zeros(len(items) * nbytes, dtype=np.uint8)
-    # a basket holds each item once, so adding the bits of one byte is OR-ing them
-    np.add.at(packed, item * nbytes + (rows >> 3), (128 >> (rows & 7)).astype(np.uint8))
-    return packed.reshape(len(items), nbytes)
+def _encode_chunk(baskets: pa.ListArray) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """One block: the chunk's item dictionary, item counts, basket lengths and item codes."""
+    n = len(baskets)
+    values = baskets.flatten()  # skips null baskets' slots
+    lengths = pc.fill_null(pc.list_value_length(baskets), 0).to_numpy().astype(np.int64)
+    if values.null_count:  # a null item is no item: drop it and shorten its basket
+        rows = np.repeat(np.arange(n), lengths)
+        valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
+        lengths = np.bincount(rows[valid], minlength=n)
+        values = values.filter(pc.is_valid(values))
+    if len(values):
+        encoded = pc.dictionary_encode(values)
+        names = encoded.dictionary.cast(pa.string()).to_pylist()
+        codes = encoded.indices.to_numpy().astype(np.int32)
+    else:
+        names, codes = [], np.zeros(0, np.int32)
+    counts = np.bincount(codes, minlength=len(names)).astype(np.int64)
+    return names, counts, lengths.astype(np.int32), codes
+
+
+def _block_columns(
+    names: list[str], counts: np.ndarray, lengths: np.ndarray, codes: np.ndarray
+) -> dict[str, pa.Array]:
+    return {
+        "names": pa.array([names], pa.list_(pa.string())),
+        "counts": pa.array([counts], pa.list_(pa.int64())),
+        "n": pa.array([len(lengths)], pa.int64()),
+        "lengths": pa.array([lengths.tobytes()], pa.binary()),
+        "codes": pa.array([codes.tobytes()], pa.binary()),
+    }
+
+
+class _Block:
+    """One block decoded: ``rows`` (basket of every kept code) and ``items`` (its index among
+    the items kept: ``to_index`` maps the block's codes to them, -1 for the others)."""
+
+    def __init__(self, lengths: np.ndarray, codes: np.ndarray, to_index: np.ndarray):
+        self.n = len(lengths)
+        items = to_index[codes] if len(codes) else np.zeros(0, np.int64)
+        keep = items >= 0
+        self.rows = np.repeat(np.arange(self.n, dtype=np.int64), lengths)[keep]
+        self.items = items[keep]
+
+    @classmethod
+    def from_row(cls, row: dict, frequent: pa.Array) -> _Block:
+        """A block row (BLOCKS) with its codes mapped to the positions in ``frequent``."""
+        local = pc.index_in(pa.array(row["names"], pa.string()), value_set=frequent)
+        return cls(
+            np.frombuffer(row["lengths"], dtype=np.int32),
+            np.frombuffer(row["codes"], dtype=np.int32),
+            pc.fill_null(local, -1).to_numpy().astype(np.int64),
+        )
+
+    def bitsets(self, n_items: int, lo: int, hi: int) -> np.ndarray:
+        """(n_items, words) uint64: bit r of item i's row is set when basket lo + r holds i."""
+        words = (hi - lo + 63) // 64
+        a, b = np.searchsorted(self.rows, [lo, hi])  # rows are sorted
+        rows, items = self.rows[a:b] - lo, self.items[a:b]
+        packed = np.zeros(n_items * words * 8, dtype=np.uint8)
+        # a basket holds each item once, so adding the bits of one byte is OR-ing them
+        np.add.at(packed, items * words * 8 + (rows >> 3), (1 << (rows & 7)).astype(np.uint8))
+        return packed.view(np.uint64).reshape(n_items, words)
+
+    def spans(self, n_items: int) -> list[tuple[int, int]]:
+        """Row ranges whose bitsets fit CHUNK_BYTES."""
+        step = max(64, CHUNK_BYTES * 8 // max(n_items, 1) // 64 * 64)
+        return [(lo, min(self.n, lo + step)) for lo in range(0, self.n, step)]
+
+
+def _blocks(batches: Iterator[pa.RecordBatch]) -> Iterator[dict]:
+    for batch in batches:
+        yield from batch.to_pylist()
+
+
+def frequent_sizes(blocks: DataFrame, *, frequent: Sequence[str]) -> list[tuple[int, int]]:
+    """The guard-rail's histogram: ``(s, h)``, ``h`` baskets hold ``s >= 1`` frequent items."""
+    value_set = pa.array(sorted(frequent), pa.string())
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        total = np.zeros(1, np.int64)
+        for row in _blocks(batches):
+            block = _Block.from_row(row, value_set)
+            hist = np.bincount(np.bincount(block.rows, minlength=block.n))
+            if len(hist) > len(total):
+                total = np.pad(total, (0, len(hist) - len(total)))
+            total[: len(hist)] += hist
+        s = np.nonzero(total)[0]
+        s = s[s >= 1]
+        yield pa.RecordBatch.from_pydict({"s": pa.array(s, pa.int64()), "h": total[s]})
+
+    rows = blocks.mapInArrow(run, "s long, h long").groupBy("s").agg(F.sum("h").alias("h"))
+    return sorted((int(r["s"]), int(r["h"])) for r in rows.collect())
 
 
 def _popcount(bits: np.ndarray) -> np.ndarray:
     return np.bitwise_count(bits).sum(axis=-1, dtype=np.int64)
 
 
-def _count(bits: np.ndarray, candidates: list[tuple[int, ...]]) -> np.ndarray:
-    """Counts of itemsets (tuples of item indices) in one chunk's bitsets."""
+def _per_block(words: int) -> int:
+    return max(1, _TEMP_BYTES // max(8 * words, 1))
+
+
+def _count(bits: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Counts of itemsets (rows of item indices, one length) in one span's bitsets."""
     out = np.zeros(len(candidates), dtype=np.int64)
-    by_len: dict[int, list[int]] = {}
-    for i, c in enumerate(candidates):
-        by_len.setdefault(len(c), []).append(i)
-    for length, positions in by_len.items():
-        idx = np.array([candidates[i] for i in positions], dtype=np.int64).reshape(-1, length)
-        for lo in range(0, len(positions), _CAND_BLOCK):
-            block = idx[lo : lo + _CAND_BLOCK]
-            acc = bits[block[:, 0]].copy()
-            for j in range(1, length):
-                acc &= bits[block[:, j]]
-            out[np.array(positions[lo : lo + _CAND_BLOCK])] = _popcount(acc)
+    step = _per_block(bits.shape[1])
+    for lo in range(0, len(candidates), step):
+        block = candidates[lo : lo + step]
+        acc = np.take(bits, block[:, 0], axis=0)
+        for j in range(1, block.shape[1]):
+            acc &= np.take(bits, block[:, j], axis=0)
+        out[lo : lo + len(block)] = _popcount(acc)
     return out
+
+
+def _join(keys: np.ndarray, frequent: set[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """apriori-gen on one level's sorted itemsets (rows of ``keys``): pairs sharing their first
+    k-1 items, pruned by every k-subset. Returns (prefix row, added item) arrays."""
+    k = keys.shape[1]
+    prefix_rows, added = [], []
+    start = 0
+    n = len(keys)
+    while start < n:
+        end = start + 1
+        while end < n and (k == 1 or np.array_equal(keys[end, :-1], keys[start, :-1])):
+            end += 1
+        for a in range(start, end):
+            base = tuple(keys[a].tolist())
+            for b in range(a + 1, end):
+                c = (*base, int(keys[b, -1]))
+                if k >= 2 and any(c[:j] + c[j + 1 :] not in frequent for j in range(k - 1)):
+                    continue
+                prefix_rows.append(a)
+                added.append(c[-1])
+        start = end
+    return np.array(prefix_rows, np.int64), np.array(added, np.int64)
 
 
 def local_frequent(bits: np.ndarray, floor: int, max_len: int | None) -> list[tuple[int, ...]]:
     """Every itemset (length >= 2) with at least ``floor`` baskets in these bitsets: level-wise
     Apriori, each level's bitsets from its prefix's and one more item's."""
     singles = np.nonzero(_popcount(bits) >= floor)[0]
-    level: dict[tuple[int, ...], np.ndarray] = {(int(i),): bits[i] for i in singles}
+    keys = singles.reshape(-1, 1).astype(np.int64)
+    level = np.take(bits, singles, axis=0)
     found: list[tuple[int, ...]] = []
-    k = 1
-    while level and (max_len is None or k < max_len):
-        keys = sorted(level)
-        frequent = set(keys)
-        # apriori-gen: join itemsets sharing their first k-1 items, prune by every k-subset
-        cands: list[tuple[tuple[int, ...], int]] = []
-        for a_i, a in enumerate(keys):
-            for b in keys[a_i + 1 :]:
-                if a[:-1] != b[:-1]:
-                    break
-                c = (*a, b[-1])
-                if k >= 2 and any(c[:j] + c[j + 1 :] not in frequent for j in range(k - 1)):
-                    continue
-                cands.append((a, b[-1]))
-        nxt: dict[tuple[int, ...], np.ndarray] = {}
-        for lo in range(0, len(cands), _CAND_BLOCK):
-            block = cands[lo : lo + _CAND_BLOCK]
-            acc = np.stack([level[a] for a, _ in block]) & bits[[i for _, i in block]]
-            counts = _popcount(acc)
-            for (a, i), row, n in zip(block, acc, counts, strict=True):
-                if n >= floor:
-                    nxt[(*a, i)] = row
-        found.extend(nxt)
-        level = nxt
-        k += 1
+    step = _per_block(bits.shape[1])
+    while len(keys) and (max_len is None or keys.shape[1] < max_len):
+        frequent = {tuple(r) for r in keys.tolist()} if keys.shape[1] >= 2 else set()
+        prefix, added = _join(keys, frequent)
+        next_keys, next_bits = [], []
+        for lo in range(0, len(prefix), step):
+            p, i = prefix[lo : lo + step], added[lo : lo + step]
+            acc = np.take(level, p, axis=0)
+            acc &= np.take(bits, i, axis=0)
+            hit = np.nonzero(_popcount(acc) >= floor)[0]
+            if len(hit):
+                next_keys.append(np.column_stack([keys[p[hit]], i[hit]]))
+                next_bits.append(acc[hit])
+        if not next_keys:
+            break
+        keys, level = np.concatenate(next_keys), np.concatenate(next_bits)
+        found.extend(tuple(r) for r in keys.tolist())
     return found
+
+
+def _local_candidates(
+    block: _Block, n_items: int, *, min_count: int, n_baskets: int, max_len: int | None
+) -> list[tuple[int, ...]]:
+    """SON pass 1 on one block: its locally frequent itemsets (length >= 2), span by span."""
+    found: set[tuple[int, ...]] = set()
+    for lo, hi in block.spans(n_items):
+        floor = max(1, math.ceil(min_count * (hi - lo) / n_baskets))
+        found.update(local_frequent(block.bitsets(n_items, lo, hi), floor, max_len))
+    return sorted(found)
+
+
+class _Candidates:
+    """Candidate itemsets (tuples of item indices) grouped by length, numbered in order."""
+
+    def __init__(self, candidates: list[tuple[int, ...]]):
+        lengths = sorted({len(c) for c in candidates})
+        self.groups = [np.array([c for c in candidates if len(c) == k], np.int64) for k in lengths]
+        self.flat = [row for g in self.groups for row in g.tolist()]
+        self.starts = np.cumsum([0] + [len(g) for g in self.groups])[:-1]
+
+    def count(self, block: _Block, n_items: int) -> np.ndarray:
+        total = np.zeros(len(self.flat), dtype=np.int64)
+        for lo, hi in block.spans(n_items):
+            bits = block.bitsets(n_items, lo, hi)
+            for group, start in zip(self.groups, self.starts, strict=True):
+                total[start : start + len(group)] += _count(bits, group)
+        return total
+
+
+def _count_pass(
+    blocks: DataFrame, names: list[str], candidates: _Candidates, *, histogram: bool
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """SON pass 2: every candidate's exact count; and, with ``histogram``, the guard-rail's
+    histogram of frequent items per basket (as ``frequent_sizes``), from the same reading."""
+    value_set = pa.array(names, pa.string())
+    n_items = len(names)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        total = np.zeros(len(candidates.flat), dtype=np.int64)
+        sizes = np.zeros(1, np.int64)
+        for row in _blocks(batches):
+            block = _Block.from_row(row, value_set)
+            total += candidates.count(block, n_items)
+            if histogram:
+                hist = np.bincount(np.bincount(block.rows, minlength=block.n))
+                sizes = np.pad(sizes, (0, max(0, len(hist) - len(sizes))))
+                sizes[: len(hist)] += hist
+        hit = np.nonzero(total)[0]
+        s = np.nonzero(sizes)[0]
+        s = s[s >= 1]
+        yield pa.RecordBatch.from_pydict(
+            {
+                "k": pa.array([1] * len(hit) + [0] * len(s), pa.int32()),
+                "i": pa.array(np.concatenate([hit, s]), pa.int64()),
+                "n": pa.array(np.concatenate([total[hit], sizes[s]]), pa.int64()),
+            }
+        )
+
+    summed = (
+        blocks.mapInArrow(run, "k int, i long, n long")
+        .groupBy("k", "i")
+        .agg(F.sum("n").alias("n"))
+        .collect()
+    )
+    counts = np.zeros(len(candidates.flat), dtype=np.int64)
+    hist: list[tuple[int, int]] = []
+    for r in summed:
+        if r["k"] == 1:
+            counts[r["i"]] = r["n"]
+        else:
+            hist.append((int(r["i"]), int(r["n"])))
+    return counts, sorted(hist)
+
+
+def _itemset_rows(
+    names: list[str],
+    frequent: dict[str, int],
+    candidates: _Candidates,
+    counts: np.ndarray,
+    min_count: int,
+) -> list[tuple[list[str], int]]:
+    rows = [([name], frequent[name]) for name in names]
+    for i in np.nonzero(counts >= min_count)[0]:
+        rows.append(([names[j] for j in candidates.flat[i]], int(counts[i])))
+    return rows
+
+
+def mine(
+    blocks: DataFrame,
+    *,
+    frequent: dict[str, int],
+    min_count: int,
+    n_baskets: int,
+    max_len: int | None = None,
+) -> list[tuple[list[str], int]]:
+    """SON over the blocks in two jobs: every itemset (length >= 1, at most ``max_len``) in at
+    least ``min_count`` baskets, as (sorted items, count). ``frequent``: ``item_counts``."""
+    names = sorted(frequent)
+    value_set = pa.array(names, pa.string())
+    n_items = len(names)
+
+    def local(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for row in _blocks(batches):
+            block = _Block.from_row(row, value_set)
+            found = _local_candidates(
+                block, n_items, min_count=min_count, n_baskets=n_baskets, max_len=max_len
+            )
+            yield pa.RecordBatch.from_pydict(
+                {"c": pa.array([list(c) for c in found], pa.list_(pa.int32()))}
+            )
+
+    found: list = []
+    if n_items >= 2 and max_len != 1:
+        found = blocks.mapInArrow(local, "c array<int>").distinct().collect()
+    candidates = _Candidates(sorted(tuple(r["c"]) for r in found))
+    counts = np.zeros(0, np.int64)
+    if candidates.flat:
+        counts, _ = _count_pass(blocks, names, candidates, histogram=False)
+    return _itemset_rows(names, frequent, candidates, counts, min_count)
+
+
+MINED, DENSE, WIDE = "mined", "dense", "wide"  # what the first reading did with a block
+
+
+def mine_guarded(
+    baskets: DataFrame,
+    *,
+    min_count: int,
+    n_baskets: int,
+    cap: int | None,
+    items_col: str = "items",
+    max_len: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    what: str = "mining",
+) -> tuple[ItemsetEstimate | None, list[tuple[list[str], int]]] | None:
+    """The guard-rail and SON in two readings, when at most MAX_ITEMS items are frequent
+    (None otherwise): (the guard-rail's estimate, or None without ``cap``; every itemset in
+    at least ``min_count`` baskets as (sorted items, count)). Raises ItemsetExplosionError
+    when the estimate's bound exceeds ``cap``.
+
+    1. One scan of the baskets encodes each block and, in the same task, finds its locally
+       frequent itemsets (SON pass 1) over the items that reach the block's floor, unless
+       the block's own bound (the guard-rail's, over its items and floor) exceeds ``cap``
+       (``dense``) or too many of its items do (``wide``): the task never mines what the
+       guard-rail would refuse. The blocks stay persisted for step 2.
+    2. One reading of the blocks counts the candidates whose items are all frequent (SON
+       pass 2) and the guard-rail's histogram; the estimate is checked before any itemset
+       is returned.
+
+    When a block was not mined, the global estimate is checked first and the blocks are
+    mined in two more readings (``mine``).
+    """
+    if n_baskets < min_count:
+        est = None if cap is None else estimate_itemsets([], min_count=min_count, cap=cap)
+        return est, []
+
+    def first(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for chunk in _row_chunks(batches, chunk_rows):
+            names, counts, lengths, codes = _encode_chunk(chunk)
+            cols = _block_columns(names, counts, lengths, codes)
+            floor = max(1, math.ceil(min_count * len(lengths) / n_baskets))
+            keep = np.nonzero(counts >= floor)[0]
+            status, cands = MINED, []
+            if len(keep) > MAX_ITEMS:
+                status = WIDE
+            else:
+                to_index = np.full(len(names), -1, np.int64)
+                to_index[keep] = np.arange(len(keep))
+                block = _Block(lengths, codes, to_index)
+                if cap is not None and _bound(block, len(keep), floor) > cap:
+                    status = DENSE
+                elif len(keep) >= 2 and max_len != 1:
+                    found = _local_candidates(
+                        block, len(keep), min_count=min_count, n_baskets=n_baskets,
+                        max_len=max_len,
+                    )  # fmt: skip
+                    cands = [[names[keep[j]] for j in c] for c in found]
+            cols["cands"] = pa.array([cands], pa.list_(pa.list_(pa.string())))
+            cols["status"] = pa.array([status], pa.string())
+            yield pa.RecordBatch.from_pydict(cols)
+
+    schema = f"{BLOCKS}, cands array<array<string>>, status string"
+    blocks = (
+        baskets.select(F.col(items_col).alias("items"))
+        .mapInArrow(first, schema)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    try:
+        seen = blocks.select("names", "counts", "cands", "status").collect()
+        totals: dict[str, int] = {}
+        for r in seen:
+            for name, n in zip(r["names"], r["counts"], strict=True):
+                totals[name] = totals.get(name, 0) + n
+        frequent = {k: v for k, v in totals.items() if v >= min_count}
+        if len(frequent) > MAX_ITEMS:
+            return None
+        names = sorted(frequent)
+        if any(r["status"] != MINED for r in seen):
+            est = None
+            if cap is not None:
+                hist = frequent_sizes(blocks, frequent=frequent)
+                est = _estimate(hist, frequent, min_count=min_count, cap=cap, what=what)
+            rows = mine(
+                blocks, frequent=frequent, min_count=min_count, n_baskets=n_baskets,
+                max_len=max_len,
+            )  # fmt: skip
+            return est, rows
+        position = {name: i for i, name in enumerate(names)}
+        union = {
+            tuple(sorted(position[x] for x in c))
+            for r in seen
+            for c in r["cands"]
+            if all(x in position for x in c)
+        }
+        candidates = _Candidates(sorted(union))
+        counts, hist = np.zeros(0, np.int64), []
+        if candidates.flat or cap is not None:
+            counts, hist = _count_pass(blocks, names, candidates, histogram=cap is not None)
+        est = None
+        if cap is not None:
+            est = _estimate(hist, frequent, min_count=min_count, cap=cap, what=what)
+        return est, _itemset_rows(names, frequent, candidates, counts, min_count)
+    finally:
+        blocks.unpersist()
+
+
+def _bound(block: _Block, n_items: int, floor: int) -> int:
+    """The guard-rail's bound for one block at its own floor (see guard.py)."""
+    hist = np.bincount(np.bincount(block.rows, minlength=block.n))
+    occurrences = sum(int(h) * (2 ** int(s) - 1) for s, h in enumerate(hist) if s >= 1 and h)
+    return min(2**n_items - 1, occurrences // floor)
+
+
+def _estimate(
+    hist: list[tuple[int, int]], frequent: dict[str, int], *, min_count: int, cap: int, what: str
+) -> ItemsetEstimate:
+    est = estimate_itemsets(hist + [(-1, len(frequent))], min_count=min_count, cap=cap)
+    return enforce(est, min_count=min_count, cap=cap, what=what)
 
 
 def frequent_itemsets_son(
@@ -138,99 +490,17 @@ def frequent_itemsets_son(
     items_col: str = "items",
     max_len: int | None = None,
     chunk_rows: int = CHUNK_ROWS,
-    frequent_items: dict[str, int] | None = None,
 ) -> DataFrame | None:
     """Every itemset in at least ``min_count`` baskets: ``itemset`` (sorted), ``freq`` (long);
-    None (after one pass over the items) when more than MAX_ITEMS items are frequent.
+    None (after counting the items) when more than MAX_ITEMS items are frequent.
 
     Same contract as ``fpgrowth.frequent_itemsets``; ``items_col`` holds distinct items.
-    ``frequent_items`` (item -> count, every item with at least ``min_count`` baskets, as the
-    guard-rail collects them) saves the pass that counts items.
     """
-    spark = baskets.sparkSession
-    empty = spark.createDataFrame([], f"{ITEMSET} array<string>, {FREQ} long")
-    if n_baskets < min_count:
-        return empty
-    col = baskets.select(F.col(items_col).alias("items"))
-    if frequent_items is None:
-        frequent_items = {
-            r["item"]: int(r["count"])
-            for r in col.select(F.explode("items").alias("item"))
-            .groupBy("item")
-            .count()
-            .where(F.col("count") >= min_count)
-            .collect()
-        }
-    singles = frequent_items
-    if not singles:
-        return empty
-    if len(singles) > MAX_ITEMS:
-        return None
-    names = sorted(singles)
-    items = pa.array(names, pa.string())
-    candidates = _candidates(
-        col, items, min_count=min_count, n_baskets=n_baskets, max_len=max_len,
-        chunk_rows=chunk_rows,
+    schema = f"{ITEMSET} array<string>, {FREQ} long"
+    found = mine_guarded(
+        baskets, min_count=min_count, n_baskets=n_baskets, cap=None, items_col=items_col,
+        max_len=max_len, chunk_rows=chunk_rows,
     )  # fmt: skip
-    counted: dict[tuple[int, ...], int] = {}
-    if candidates:
-        counted = _global_counts(col, items, candidates, min_count=min_count, chunk_rows=chunk_rows)
-    single_rows = [([i], n) for i, n in sorted(singles.items())]
-    multi_rows = [([names[i] for i in c], n) for c, n in counted.items()]
-    rows = single_rows + multi_rows
-    if max_len is not None:
-        rows = [r for r in rows if len(r[0]) <= max_len]
-    return spark.createDataFrame(rows, f"{ITEMSET} array<string>, {FREQ} long")
-
-
-def _candidates(
-    col: DataFrame,
-    items: pa.Array,
-    *,
-    min_count: int,
-    n_baskets: int,
-    max_len: int | None,
-    chunk_rows: int,
-) -> list[tuple[int, ...]]:
-    """Pass 1: the union of every chunk's locally frequent itemsets (length >= 2)."""
-
-    def local(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for chunk in _chunks(batches, len(items), chunk_rows):
-            floor = max(1, math.ceil(min_count * len(chunk) / n_baskets))
-            found = local_frequent(_bitsets(chunk, items), floor, max_len)
-            if found:
-                yield pa.RecordBatch.from_pydict(
-                    {"c": pa.array([list(c) for c in found], pa.list_(pa.int32()))}
-                )
-
-    rows = col.mapInArrow(local, "c array<int>").distinct().collect()
-    return sorted(tuple(r["c"]) for r in rows)
-
-
-def _global_counts(
-    col: DataFrame,
-    items: pa.Array,
-    candidates: list[tuple[int, ...]],
-    *,
-    min_count: int,
-    chunk_rows: int,
-) -> dict[tuple[int, ...], int]:
-    """Pass 2: the exact count of every candidate, summed over chunks, at ``min_count``."""
-
-    def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        total = np.zeros(len(candidates), dtype=np.int64)
-        for chunk in _chunks(batches, len(items), chunk_rows):
-            total += _count(_bitsets(chunk, items), candidates)
-        hit = np.nonzero(total)[0]
-        yield pa.RecordBatch.from_pydict(
-            {"i": pa.array(hit, pa.int32()), "n": pa.array(total[hit], pa.int64())}
-        )
-
-    summed = (
-        col.mapInArrow(count, "i int, n long")
-        .groupBy("i")
-        .agg(F.sum("n").alias("n"))
-        .where(F.col("n") >= min_count)
-        .collect()
-    )
-    return {candidates[r["i"]]: int(r["n"]) for r in summed}
+    if found is None:
+        return None
+    return baskets.sparkSession.createDataFrame(found[1], schema)

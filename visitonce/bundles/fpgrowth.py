@@ -14,6 +14,8 @@ from pyspark.ml.fpm import FPGrowth
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from visitonce.bundles.guard import ItemsetEstimate, check_itemsets
+
 ITEMSET = "itemset"  # sorted array of items
 FREQ = "freq"
 
@@ -27,15 +29,13 @@ def frequent_itemsets(
     max_len: int | None = None,
     num_partitions: int | None = None,
     engine: str = "auto",
-    frequent_items: dict[str, int] | None = None,
 ) -> DataFrame:
     """Every itemset in at least ``min_count`` baskets: ``itemset`` (sorted), ``freq`` (long).
 
     Needs ``items_col``: an array of distinct items per basket. ``n_baskets`` is the number of
     rows (passed in, so the caller counts once). ``max_len`` filters the output (FPGrowth has
     no length cap: the guard-rail bounds all lengths). ``engine``: ``bitset``, ``fpgrowth``, or
-    ``auto`` (bitset unless more than ``bitset.MAX_ITEMS`` items are frequent);
-    ``frequent_items``: the guard-rail's item counts, reused by the bitset engine.
+    ``auto`` (bitset unless more than ``bitset.MAX_ITEMS`` items are frequent).
     """
     if n_baskets < min_count:  # nothing can reach the floor (and FPGrowth wants support <= 1)
         return baskets.sparkSession.createDataFrame([], f"{ITEMSET} array<string>, {FREQ} long")
@@ -44,7 +44,7 @@ def frequent_itemsets(
 
         found = frequent_itemsets_son(
             baskets, min_count=min_count, n_baskets=n_baskets, items_col=items_col,
-            max_len=max_len, frequent_items=frequent_items,
+            max_len=max_len,
         )  # fmt: skip
         if found is not None:
             return found
@@ -64,3 +64,40 @@ def frequent_itemsets(
     if max_len is not None:
         found = found.where(F.size(ITEMSET) <= max_len)
     return found
+
+
+def mine_frequent_itemsets(
+    baskets: DataFrame,
+    *,
+    min_count: int,
+    n_baskets: int,
+    cap: int,
+    items_col: str = "items",
+    max_len: int | None = None,
+    engine: str = "auto",
+    what: str = "mining",
+) -> tuple[ItemsetEstimate, DataFrame]:
+    """The guard-rail, then ``frequent_itemsets``: raises ItemsetExplosionError (before any
+    itemset is counted) when more than ``cap`` itemsets could be frequent.
+
+    The bitset engine reads the baskets once and its own compact blocks once more (see
+    ``bitset.mine_guarded``); its itemsets come back as a small DataFrame built on the driver.
+    With FPGrowth they are lazy.
+    """
+    if engine in ("auto", "bitset"):
+        from visitonce.bundles.bitset import mine_guarded
+
+        found = mine_guarded(
+            baskets, min_count=min_count, n_baskets=n_baskets, cap=cap, items_col=items_col,
+            max_len=max_len, what=what,
+        )  # fmt: skip
+        if found is not None:
+            est, rows = found
+            schema = f"{ITEMSET} array<string>, {FREQ} long"
+            return est, baskets.sparkSession.createDataFrame(rows, schema)
+    est = check_itemsets(baskets, min_count=min_count, cap=cap, items_col=items_col, what=what)
+    found = frequent_itemsets(
+        baskets, min_count=min_count, n_baskets=n_baskets, items_col=items_col,
+        max_len=max_len, engine="fpgrowth",
+    )  # fmt: skip
+    return est, found

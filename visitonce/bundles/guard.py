@@ -14,7 +14,6 @@ baskets), and the message says what to change.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -35,12 +34,9 @@ class ItemsetEstimate:
     max_frequent_per_basket: int
     bound: int  # upper bound on frequent itemsets (all lengths)
     min_count_to_fit: int  # smallest min_count whose occurrence bound fits the cap
-    # The frequent items and their counts, when the guard collected them (few items): the
-    # bitset engine reuses them instead of counting items again. Not part of as_dict.
-    frequent_items: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, int]:
-        return {k: v for k, v in self.__dict__.items() if k != "frequent_items"}
+        return dict(self.__dict__)
 
 
 def summarize_frequent_sizes(baskets: DataFrame, *, min_count: int, items_col: str) -> DataFrame:
@@ -108,18 +104,22 @@ def check_itemsets(
     """Estimate, and raise ItemsetExplosionError when the bound exceeds ``cap``."""
     few = _frequent_sizes_few(baskets, min_count=min_count, items_col=items_col)
     if few is not None:
-        hist, singles = few
+        hist, _ = few
     else:
-        singles = None
         hist = [
             (int(r["s"]), int(r["h"]))
             for r in summarize_frequent_sizes(
                 baskets, min_count=min_count, items_col=items_col
             ).collect()
         ]
-    est = dataclasses.replace(
-        estimate_itemsets(hist, min_count=min_count, cap=cap), frequent_items=singles
-    )
+    return enforce(
+        estimate_itemsets(hist, min_count=min_count, cap=cap),
+        min_count=min_count, cap=cap, what=what,
+    )  # fmt: skip
+
+
+def enforce(est: ItemsetEstimate, *, min_count: int, cap: int, what: str) -> ItemsetEstimate:
+    """``est``, or ItemsetExplosionError (saying what to change) when its bound exceeds ``cap``."""
     if est.bound > cap:
         raise ItemsetExplosionError(
             f"{what}: up to {est.bound:,} frequent itemsets could be mined (limit {cap:,}; "

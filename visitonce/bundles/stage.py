@@ -28,8 +28,7 @@ from visitonce.bundles.baskets import (
     with_mining_items,
 )
 from visitonce.bundles.changes import to_bundle_changes
-from visitonce.bundles.fpgrowth import FREQ, ITEMSET, frequent_itemsets
-from visitonce.bundles.guard import check_itemsets
+from visitonce.bundles.fpgrowth import FREQ, ITEMSET, mine_frequent_itemsets
 from visitonce.bundles.profile import summarize_bundle_baskets
 from visitonce.bundles.select import (
     flag_bundles,
@@ -76,16 +75,9 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
             )
         ).persist(StorageLevel.MEMORY_AND_DISK)
         n = baskets.count()
-        est = check_itemsets(
-            baskets,
-            min_count=min_count,
-            cap=config.max_itemsets,
-            items_col="mining_items",
-            what=f"{scope} bundles",
-        )
-        mined = frequent_itemsets(
-            baskets, min_count=min_count, n_baskets=n, items_col="mining_items",
-            engine=config.engine, frequent_items=est.frequent_items,
+        est, mined = mine_frequent_itemsets(
+            baskets, min_count=min_count, n_baskets=n, cap=config.max_itemsets,
+            items_col="mining_items", engine=config.engine, what=f"{scope} bundles",
         )  # fmt: skip
         itemsets.append(to_segment_itemsets(mined, scope=scope))
         summaries.append(summarize_segments(baskets))
