@@ -203,11 +203,18 @@ def _want(baskets: list[list[str]], min_count: int) -> dict[frozenset, int]:
     }
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 40], ids=["one block", "blocks of 40"])
 @pytest.mark.parametrize("baskets", [HAND, _random_baskets()], ids=["hand", "random"])
-def test_mining_with_the_guard_rail_estimates_as_the_guard_rail_alone(spark, baskets) -> None:
-    """The bitset engine computes the guard-rail's histogram while counting: same estimate as
-    ``check_itemsets``, same itemsets as mlxtend, same refusal."""
+def test_mining_with_the_guard_rail_estimates_as_the_guard_rail_alone(
+    spark, monkeypatch, baskets, chunk_rows
+) -> None:
+    """The bitset engine computes the guard-rail's histogram while mining (one block) or
+    counting (several): same estimate as ``check_itemsets``, same itemsets as mlxtend, same
+    refusal."""
+    from visitonce.bundles import bitset
     from visitonce.bundles.fpgrowth import mine_frequent_itemsets
+
+    monkeypatch.setattr(bitset, "CHUNK_ROWS", chunk_rows or bitset.CHUNK_ROWS)
 
     df = spark.createDataFrame([(b,) for b in baskets], "items array<string>").repartition(3)
     for min_count in (2, 5, 18):

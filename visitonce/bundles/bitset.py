@@ -45,7 +45,7 @@ CHUNK_ROWS = 1_000_000  # baskets per block at most
 CHUNK_VALUES = 64 * 2**20  # and at most this many item codes per block (256 MiB, < 2 GiB binary)
 CHUNK_BYTES = 256 * 2**20  # at most this much of item bitsets at once (a block is split)
 MAX_ITEMS = 4096  # more frequent items than this: FPGrowth instead (see fpgrowth.py)
-_TEMP_BYTES = 32 * 2**20  # candidates ANDed at once: at most this much of temporary bitsets
+_TEMP_BYTES = 8 * 2**20  # candidates ANDed at once: at most this much of temporary bitsets
 
 BLOCKS = "names array<string>, counts array<long>, n long, lengths binary, codes binary"
 
@@ -180,15 +180,20 @@ def _per_block(words: int) -> int:
 
 
 def _count(bits: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Counts of itemsets (rows of item indices, one length) in one span's bitsets."""
+    """Counts of itemsets (rows of item indices, one length) in one span's bitsets: their
+    items' bitsets ANDed, a block of candidates at a time in two reused buffers."""
     out = np.zeros(len(candidates), dtype=np.int64)
-    step = _per_block(bits.shape[1])
+    step = min(len(candidates), _per_block(bits.shape[1]))
+    acc = np.empty((step, bits.shape[1]), dtype=bits.dtype)
+    tmp = np.empty_like(acc)
     for lo in range(0, len(candidates), step):
         block = candidates[lo : lo + step]
-        acc = np.take(bits, block[:, 0], axis=0)
+        a, t = acc[: len(block)], tmp[: len(block)]
+        np.take(bits, block[:, 0], axis=0, out=a)
         for j in range(1, block.shape[1]):
-            acc &= np.take(bits, block[:, j], axis=0)
-        out[lo : lo + len(block)] = _popcount(acc)
+            np.take(bits, block[:, j], axis=0, out=t)
+            np.bitwise_and(a, t, out=a)
+        out[lo : lo + len(block)] = _popcount(a)
     return out
 
 
@@ -215,42 +220,38 @@ def _join(keys: np.ndarray, frequent: set[tuple[int, ...]]) -> tuple[np.ndarray,
     return np.array(prefix_rows, np.int64), np.array(added, np.int64)
 
 
-def local_frequent(bits: np.ndarray, floor: int, max_len: int | None) -> list[tuple[int, ...]]:
-    """Every itemset (length >= 2) with at least ``floor`` baskets in these bitsets: level-wise
-    Apriori, each level's bitsets from its prefix's and one more item's."""
-    singles = np.nonzero(_popcount(bits) >= floor)[0]
-    keys = singles.reshape(-1, 1).astype(np.int64)
-    level = np.take(bits, singles, axis=0)
-    found: list[tuple[int, ...]] = []
-    step = _per_block(bits.shape[1])
+def local_frequent(bits: np.ndarray, floor: int, max_len: int | None) -> dict[tuple[int, ...], int]:
+    """Every itemset (length >= 2) with at least ``floor`` baskets in these bitsets, with its
+    count: level-wise Apriori over the item bitsets. Only the itemsets of a level are kept,
+    not their bitsets (each candidate's are ANDed from its items': a few more ANDs, much less
+    memory)."""
+    keys = np.nonzero(_popcount(bits) >= floor)[0].reshape(-1, 1).astype(np.int64)
+    found: dict[tuple[int, ...], int] = {}
     while len(keys) and (max_len is None or keys.shape[1] < max_len):
         frequent = {tuple(r) for r in keys.tolist()} if keys.shape[1] >= 2 else set()
         prefix, added = _join(keys, frequent)
-        next_keys, next_bits = [], []
-        for lo in range(0, len(prefix), step):
-            p, i = prefix[lo : lo + step], added[lo : lo + step]
-            acc = np.take(level, p, axis=0)
-            acc &= np.take(bits, i, axis=0)
-            hit = np.nonzero(_popcount(acc) >= floor)[0]
-            if len(hit):
-                next_keys.append(np.column_stack([keys[p[hit]], i[hit]]))
-                next_bits.append(acc[hit])
-        if not next_keys:
+        if not len(prefix):
             break
-        keys, level = np.concatenate(next_keys), np.concatenate(next_bits)
-        found.extend(tuple(r) for r in keys.tolist())
+        candidates = np.column_stack([keys[prefix], added])
+        counts = _count(bits, candidates)
+        hit = counts >= floor
+        keys = candidates[hit]
+        found.update(zip(map(tuple, keys.tolist()), counts[hit].tolist(), strict=True))
     return found
 
 
 def _local_candidates(
     block: _Block, n_items: int, *, min_count: int, n_baskets: int, max_len: int | None
-) -> list[tuple[int, ...]]:
-    """SON pass 1 on one block: its locally frequent itemsets (length >= 2), span by span."""
-    found: set[tuple[int, ...]] = set()
-    for lo, hi in block.spans(n_items):
+) -> tuple[list[tuple[int, ...]], list[int] | None]:
+    """SON pass 1 on one block: its locally frequent itemsets (length >= 2), span by span, and
+    their counts in the block when it was one span (else None)."""
+    spans = block.spans(n_items)
+    found: dict[tuple[int, ...], int] = {}
+    for lo, hi in spans:
         floor = max(1, math.ceil(min_count * (hi - lo) / n_baskets))
         found.update(local_frequent(block.bitsets(n_items, lo, hi), floor, max_len))
-    return sorted(found)
+    keys = sorted(found)
+    return keys, [found[k] for k in keys] if len(spans) == 1 else None
 
 
 class _Candidates:
@@ -346,7 +347,7 @@ def mine(
     def local(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for row in _blocks(batches):
             block = _Block.from_row(row, value_set)
-            found = _local_candidates(
+            found, _ = _local_candidates(
                 block, n_items, min_count=min_count, n_baskets=n_baskets, max_len=max_len
             )
             yield pa.RecordBatch.from_pydict(
@@ -374,7 +375,7 @@ def mine_guarded(
     cap: int | None,
     items_col: str = "items",
     max_len: int | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     what: str = "mining",
 ) -> tuple[ItemsetEstimate | None, list[tuple[list[str], int]]] | None:
     """The guard-rail and SON in two readings, when at most MAX_ITEMS items are frequent
@@ -393,7 +394,13 @@ def mine_guarded(
 
     When a block was not mined, the global estimate is checked first and the blocks are
     mined in two more readings (``mine``).
+
+    Up to ``chunk_rows`` baskets (default CHUNK_ROWS) are read as one block in one task: its
+    floor is ``min_count`` itself, so its local counts and histogram are the global ones and
+    there is no second reading. Pass persisted baskets (the caller has counted them): the
+    block's task reads all their partitions.
     """
+    chunk_rows = chunk_rows or CHUNK_ROWS
     if n_baskets < min_count:
         est = None if cap is None else estimate_itemsets([], min_count=min_count, cap=cap)
         return est, []
@@ -404,33 +411,39 @@ def mine_guarded(
             cols = _block_columns(names, counts, lengths, codes)
             floor = max(1, math.ceil(min_count * len(lengths) / n_baskets))
             keep = np.nonzero(counts >= floor)[0]
-            status, cands = MINED, []
+            status, cands, freqs, sizes = MINED, [], [], np.zeros(0, np.int64)
             if len(keep) > MAX_ITEMS:
                 status = WIDE
             else:
                 to_index = np.full(len(names), -1, np.int64)
                 to_index[keep] = np.arange(len(keep))
                 block = _Block(lengths, codes, to_index)
-                if cap is not None and _bound(block, len(keep), floor) > cap:
+                sizes = np.bincount(np.bincount(block.rows, minlength=block.n))
+                if cap is not None and _bound(sizes, len(keep), floor) > cap:
                     status = DENSE
                 elif len(keep) >= 2 and max_len != 1:
-                    found = _local_candidates(
+                    found, freqs = _local_candidates(
                         block, len(keep), min_count=min_count, n_baskets=n_baskets,
                         max_len=max_len,
                     )  # fmt: skip
                     cands = [[names[keep[j]] for j in c] for c in found]
             cols["cands"] = pa.array([cands], pa.list_(pa.list_(pa.string())))
+            cols["freqs"] = pa.array([freqs], pa.list_(pa.int64()))
+            cols["sizes"] = pa.array([sizes], pa.list_(pa.int64()))
             cols["status"] = pa.array([status], pa.string())
             yield pa.RecordBatch.from_pydict(cols)
 
-    schema = f"{BLOCKS}, cands array<array<string>>, status string"
-    blocks = (
-        baskets.select(F.col(items_col).alias("items"))
-        .mapInArrow(first, schema)
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
+    schema = f"{BLOCKS}, cands array<array<string>>, freqs array<long>, sizes array<long>, "
+    source = baskets.select(F.col(items_col).alias("items"))
+    if n_baskets <= chunk_rows:
+        source = source.coalesce(1)
+    blocks = source.mapInArrow(first, schema + "status string")
+    blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        seen = blocks.select("names", "counts", "cands", "status").collect()
+        seen = blocks.select("n", "names", "counts", "cands", "freqs", "sizes", "status").collect()
+        one = seen[0] if len(seen) == 1 else None
+        if one and one["n"] == n_baskets and one["status"] == MINED and one["freqs"] is not None:
+            return _one_block(one, min_count=min_count, cap=cap, what=what)
         totals: dict[str, int] = {}
         for r in seen:
             for name, n in zip(r["names"], r["counts"], strict=True):
@@ -468,10 +481,25 @@ def mine_guarded(
         blocks.unpersist()
 
 
-def _bound(block: _Block, n_items: int, floor: int) -> int:
-    """The guard-rail's bound for one block at its own floor (see guard.py)."""
-    hist = np.bincount(np.bincount(block.rows, minlength=block.n))
-    occurrences = sum(int(h) * (2 ** int(s) - 1) for s, h in enumerate(hist) if s >= 1 and h)
+def _one_block(
+    row: dict, *, min_count: int, cap: int | None, what: str
+) -> tuple[ItemsetEstimate | None, list[tuple[list[str], int]]]:
+    """The result when one block holds every basket: its floor was ``min_count``, so its items,
+    itemsets and histogram are the global ones."""
+    frequent = {k: v for k, v in zip(row["names"], row["counts"], strict=True) if v >= min_count}
+    est = None
+    if cap is not None:
+        hist = [(s, h) for s, h in enumerate(row["sizes"]) if s >= 1 and h]
+        est = _estimate(hist, frequent, min_count=min_count, cap=cap, what=what)
+    rows = [([name], frequent[name]) for name in sorted(frequent)]
+    rows += [(sorted(c), n) for c, n in zip(row["cands"], row["freqs"], strict=True)]
+    return est, rows
+
+
+def _bound(sizes: np.ndarray, n_items: int, floor: int) -> int:
+    """The guard-rail's bound (see guard.py) for one block at its own floor, from its histogram
+    (``sizes[s]`` baskets hold ``s`` of its items)."""
+    occurrences = sum(int(h) * (2 ** int(s) - 1) for s, h in enumerate(sizes) if s >= 1 and h)
     return min(2**n_items - 1, occurrences // floor)
 
 
@@ -489,7 +517,7 @@ def frequent_itemsets_son(
     n_baskets: int,
     items_col: str = "items",
     max_len: int | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> DataFrame | None:
     """Every itemset in at least ``min_count`` baskets: ``itemset`` (sorted), ``freq`` (long);
     None (after counting the items) when more than MAX_ITEMS items are frequent.
