@@ -1,15 +1,18 @@
 """
 ### visitonce_bundles_weekly
 
-Every week (Monday 03:00 local, after the daily ingests of the week have run): re-mine the
-warehouse's applications into "one service" bundles, item associations and bundle changes
-against the previous period (`jobs/bundles.py`).
+Every week (Monday 03:00 local, after the daily ingests of the week have run): mine the
+applications of the `bundles.lookback_days` (default 91) days before the end of the week's
+data interval into "one service" bundles, item associations and bundle changes against the
+previous week's period (`jobs/bundles.py --end <interval end>`).
 
-- **Params**: `warehouse` (the output root the daily DAG writes), `landing` (unused by this
-  DAG, kept so every visitonce DAG takes the same params). Mining parameters come from the
-  bundles section of the config; analysts re-mine ad hoc with `visitonce bundles`.
+- **Params**: `warehouse` (the output root the daily DAG writes), `config` (the office's
+  config YAML; its bundles section sets the mining parameters and the lookback; empty for the
+  defaults), `landing` (unused by this DAG, kept so every visitonce DAG takes the same
+  params). Analysts re-mine ad hoc with `visitonce bundles`.
 - **Spark**: connection `visitonce_spark`, as for `visitonce_daily`.
-- **Reruns** rewrite the bundles of the periods mined; they are safe to repeat.
+- **Reruns** of a week rewrite that week's period (partition `period_end`, the interval's last
+  local date), also when it now yields no bundles; they are safe to repeat.
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ with DAG(
             type="string",
             description="output root with applications/",
         ),
+        "config": Param(
+            os.environ.get("VISITONCE_CONFIG", ""),
+            type="string",
+            description="config YAML (bundles: floors, segments, lookback); empty: defaults",
+        ),
     },
     tags=["visitonce"],
 ) as dag:
@@ -64,6 +72,9 @@ with DAG(
         application_args=[
             "--warehouse",
             "{{ params.warehouse }}",
+            "--end",
+            "{{ data_interval_end.isoformat() }}",
+            "--config={{ params.config }}",
         ],
         outlets=[BUNDLES, BUNDLE_CHANGES],
     )

@@ -195,7 +195,14 @@ def test_weekly_dag_mines_the_warehouse_of_the_daily_dag(dagbag) -> None:
     weekly = dagbag.dags["visitonce_bundles_weekly"]
     task = weekly.get_task("mine_bundles")
     assert task.application.endswith("jobs/bundles.py")
-    assert task.application_args == ["--warehouse", "{{ params.warehouse }}"]
+    # the quarter before the end of the week's interval (bundles.lookback_days), office config
+    assert task.application_args == [
+        "--warehouse",
+        "{{ params.warehouse }}",
+        "--end",
+        "{{ data_interval_end.isoformat() }}",
+        "--config={{ params.config }}",
+    ]
     assert {a.uri for a in task.outlets} == {
         "visitonce://warehouse/bundles",
         "visitonce://warehouse/bundle_changes",

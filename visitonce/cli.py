@@ -291,18 +291,33 @@ def bundles_cmd(
     segment: Annotated[
         list[str] | None, typer.Option("--segment", help="Segment column (repeatable).")
     ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First local date mined (inclusive).")
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--end", help="End of the period (exclusive; alone: bundles.lookback_days before it)."
+        ),
+    ] = None,
     master: Annotated[str | None, typer.Option("--master", help="Spark master URL.")] = None,
 ) -> None:
     """Re-mine "one service" bundles of an existing warehouse with other parameters."""
     from visitonce.bundles.stage import bundles_config, run_bundles
+    from visitonce.config import load_config
+    from visitonce.pipeline import parse_local_date
     from visitonce.spark import build_session
 
     bundles = bundles_config(config, min_count=min_count, window_days=window_days, segments=segment)
+    tz = load_config(config).ingest.time_zone
+    first = parse_local_date(start, flag="--start", time_zone=tz)
+    stop = parse_local_date(end, flag="--end", time_zone=tz)
     with err.status("starting Spark") as status:
         spark = build_session(master=master)
         result = run_bundles(
-            spark, warehouse=warehouse, out=out_dir, config=bundles, say=status.update
-        )
+            spark, warehouse=warehouse, out=out_dir, config=bundles, say=status.update,
+            start=first, end=stop,
+        )  # fmt: skip
     scopes = ", ".join(f"{k} {v}" for k, v in sorted(result.get("by_scope", {}).items()))
     out.print(
         f"{result['bundles']:,} bundles ({scopes or 'none'}); changes: {result.get('changes')}"

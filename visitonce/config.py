@@ -84,6 +84,11 @@ class BundlesConfig:
     max_itemsets: int = 2_000_000
     # Relative change of support that makes a bundle strengthened / weakened.
     change_tolerance: float = 0.2
+    # A run with an end (a scheduled DAG run, --end) mines the applications of the
+    # lookback_days days before it: a quarter holds enough life events for stable bundles and
+    # follows changes in behaviour. 0 mines everything before the end. Without an end, the
+    # whole warehouse is mined.
+    lookback_days: int = 91
     # Mining engine: bitset (vectorised counting, SON; for catalogs of up to a few thousand
     # frequent items), fpgrowth (Spark's PFP), or auto (bitset, fpgrowth beyond that).
     engine: str = "auto"
@@ -101,6 +106,7 @@ class BundlesConfig:
             "closure_ratio": 0.0 < self.closure_ratio <= 1.0,
             "max_itemsets": self.max_itemsets >= 1,
             "change_tolerance": self.change_tolerance >= 0.0,
+            "lookback_days": self.lookback_days >= 0,
             "engine": self.engine in ("auto", "bitset", "fpgrowth"),
         }
         bad = [k for k, ok in checks.items() if not ok]

@@ -299,6 +299,27 @@ def write_table(
     _swap(out.sparkSession, staging, uri.rstrip("/"))
 
 
+def write_partition(
+    df: DataFrame, uri: str, contract: Contract, *, partition: dict[str, Any]
+) -> int:
+    """Write the rows of one partition of a partitioned table (``partition``: its column ->
+    value) and return how many there were. With no rows the partition is removed, so a rerun
+    that finds nothing does not leave an earlier run's rows in place (dynamic overwrite only
+    replaces the partitions it writes)."""
+    n = df.count()
+    if n or not exists(df.sparkSession, uri):  # a first, empty write still creates the table
+        write_table(df, uri, contract)
+    else:
+        drop_partition(df.sparkSession, uri, partition)
+    return n
+
+
+def drop_partition(spark: SparkSession, uri: str, partition: dict[str, Any]) -> None:
+    """Remove one partition (column -> value, in partition order) of a table, if present."""
+    value = lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)  # noqa: E731
+    _delete(spark, join_uri(uri, "/".join(f"{k}={value(v)}" for k, v in partition.items())))
+
+
 def _delete(spark: SparkSession, uri: str) -> None:
     fs, path = _hadoop_path(spark, uri)
     if fs.exists(path):

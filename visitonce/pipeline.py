@@ -460,6 +460,15 @@ def parse_time(value: str | None, *, flag: str, time_zone: str) -> dt.datetime |
     return parsed
 
 
+def parse_local_date(value: str | None, *, flag: str, time_zone: str) -> dt.date | None:
+    """The local date (in ``time_zone``) of an ISO date or date-time argument; None when
+    absent. A date-time bound such as an Airflow interval end becomes its local date."""
+    from zoneinfo import ZoneInfo
+
+    parsed = parse_time(value, flag=flag, time_zone=time_zone)
+    return None if parsed is None else parsed.astimezone(ZoneInfo(time_zone)).date()
+
+
 def make_request(
     *,
     events: str,

@@ -36,7 +36,7 @@ def test_changes_between_two_periods(spark) -> None:
     )
     got = {
         r["bundle_id"]: (r["change"], r["period_end"], r["period_end_before"], r["n_before"])
-        for r in to_bundle_changes(now, before, tolerance=0.2).collect()
+        for r in to_bundle_changes(now, before, tolerance=0.2, period_end=APR).collect()
     }
     assert got == {
         "h": ("steady", APR, MAR, 100),
@@ -51,7 +51,13 @@ def test_changes_between_two_periods(spark) -> None:
 
 def test_no_previous_period_makes_everything_new(spark) -> None:
     now = spark.createDataFrame([("h", "citizen", None, ["A", "B"], 1, 0.1, 2.0, APR)], SCHEMA)
-    rows = to_bundle_changes(now, now.limit(0), tolerance=0.2).collect()
+    rows = to_bundle_changes(now, now.limit(0), tolerance=0.2, period_end=APR).collect()
     assert [(r["change"], r["support_now"], r["support_before"]) for r in rows] == [
         ("new", 0.1, None)
     ]
+
+
+def test_a_period_without_bundles_drops_every_earlier_one_in_its_own_period(spark) -> None:
+    before = spark.createDataFrame([("h", "citizen", None, ["A", "B"], 9, 0.1, 2.0, MAR)], SCHEMA)
+    rows = to_bundle_changes(before.limit(0), before, tolerance=0.2, period_end=APR).collect()
+    assert [(r["bundle_id"], r["change"], r["period_end"]) for r in rows] == [("h", "dropped", APR)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -15,7 +17,9 @@ NEW, DROPPED, STRENGTHENED, WEAKENED, STEADY = (
 CHANGES = (NEW, DROPPED, STRENGTHENED, WEAKENED, STEADY)
 
 
-def to_bundle_changes(current: DataFrame, previous: DataFrame, *, tolerance: float) -> DataFrame:
+def to_bundle_changes(
+    current: DataFrame, previous: DataFrame, *, tolerance: float, period_end: dt.date
+) -> DataFrame:
     """One row per bundle in either period: ``bundle_id, scope, segment, items, change,
     n_before, n_now, support_before, support_now, lift_before, lift_now, period_end_before,
     period_end``.
@@ -24,7 +28,8 @@ def to_bundle_changes(current: DataFrame, previous: DataFrame, *, tolerance: flo
     lift, period_end``) in both. A bundle is the same bundle when scope, segment and items are
     equal. ``change``: ``new`` / ``dropped`` when only in one period; ``strengthened`` /
     ``weakened`` when its support moved by at least ``tolerance`` (relative) up / down;
-    ``steady`` otherwise. ``period_end`` is the current period's (also on dropped rows).
+    ``steady`` otherwise. ``period_end``: the current period's last date, on every row (also
+    when the current period has no bundles and every row is ``dropped``).
     """
     cols = ["bundle_id", "scope", "segment", "items", "n_transactions", "support", "lift"]
     now = current.select(*cols, "period_end").alias("now")
@@ -35,7 +40,6 @@ def to_bundle_changes(current: DataFrame, previous: DataFrame, *, tolerance: flo
         & (F.col("now.items") == F.col("b.items"))
     )
     joined = now.join(before, on, "full_outer")
-    period_end = current.select(F.max("period_end").alias("_pe"))
     s_now, s_before = F.col("now.support"), F.col("b.support")
     change = (
         F.when(F.col("b.bundle_id").isNull(), F.lit(NEW))
@@ -44,7 +48,7 @@ def to_bundle_changes(current: DataFrame, previous: DataFrame, *, tolerance: flo
         .when(s_now <= s_before * (1 - tolerance), F.lit(WEAKENED))
         .otherwise(F.lit(STEADY))
     )
-    return joined.crossJoin(F.broadcast(period_end)).select(
+    return joined.select(
         F.coalesce("now.bundle_id", "b.bundle_id").alias("bundle_id"),
         F.coalesce("now.scope", "b.scope").alias("scope"),
         F.coalesce("now.segment", "b.segment").alias("segment"),
@@ -57,5 +61,5 @@ def to_bundle_changes(current: DataFrame, previous: DataFrame, *, tolerance: flo
         F.col("b.lift").alias("lift_before"),
         F.col("now.lift").alias("lift_now"),
         F.col("period_end_before"),
-        F.coalesce("now.period_end", "_pe").alias("period_end"),
+        F.lit(period_end).alias("period_end"),
     )

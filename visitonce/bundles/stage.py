@@ -182,9 +182,14 @@ def run_bundles(
     config: BundlesConfig,
     out: str | None = None,
     say: Progress | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
 ) -> dict[str, Any]:
-    """Mine ``<warehouse>/applications`` and write the three tables under ``out`` (default:
-    the warehouse). Returns the manifest section (counts) with the written URIs."""
+    """Mine ``<warehouse>/applications`` applied for in [start, end) (local dates) and write
+    the three tables under ``out`` (default: the warehouse), in the partition of the period's
+    last date. With an end and no start, the period is the ``config.lookback_days`` days
+    before the end (everything before it when 0); with neither, the whole table. Returns the
+    manifest section (counts) with the written URIs."""
     say = say or (lambda _m: None)
     root = out or warehouse
     apps_uri = io.join_uri(warehouse, "applications")
@@ -192,32 +197,54 @@ def run_bundles(
         raise io.InputError(
             f"no applications table at {apps_uri}: run `visitonce run` on this warehouse first"
         )
+    if start is None and end is not None and config.lookback_days:
+        start = end - dt.timedelta(days=config.lookback_days)
+    if start is not None and end is not None and start >= end:
+        raise io.InputError(f"bundles: the period [{start}, {end}) is empty: start before end")
     apps = spark.read.parquet(apps_uri)
+    if start is not None:
+        apps = apps.where(F.col(C.APPLIED_DATE) >= F.lit(start))
+    if end is not None:
+        apps = apps.where(F.col(C.APPLIED_DATE) < F.lit(end))
     bounds = apps.agg(
         F.min(C.APPLIED_DATE).alias("start"), F.max(C.APPLIED_DATE).alias("end")
     ).first()
+    first = start if start is not None else (bounds["start"] if bounds else None)
+    last = end - dt.timedelta(days=1) if end is not None else (bounds["end"] if bounds else None)
+    uris = {t: io.join_uri(root, t) for t in TABLES}
+    if first is None or last is None:
+        return {"bundles": 0, "note": "no applications", "outputs": uris}
+    period_note = {"period": {"start": first.isoformat(), "end": last.isoformat()}}
     if bounds is None or bounds["end"] is None:
-        return {"bundles": 0, "note": "no applications"}
-    start, end = bounds["start"], bounds["end"]
+        # nothing applied for in the period: its partitions, if an earlier run wrote them, go
+        for table in TABLES:
+            io.drop_partition(spark, uris[table], {"period_end": last})
+        return {"bundles": 0, "note": "no applications in the period", **period_note,
+                "outputs": uris}  # fmt: skip
     say("mining bundles")
     mined = mine_bundles(apps, config=config)
-    period = [F.lit(start).cast("date").alias("period_start"), F.lit(end).alias("period_end")]
+    period = [F.lit(first).cast("date").alias("period_start"), F.lit(last).alias("period_end")]
     bundles = mined.bundles.select("*", *period).persist(StorageLevel.MEMORY_AND_DISK)
-    uris = {t: io.join_uri(root, t) for t in TABLES}
-    previous = _previous(spark, uris["bundles"], before=end)
-    io.write_table(bundles, uris["bundles"], schemas.load("bundles"))
-    io.write_table(
-        mined.associations.withColumn("period_end", F.lit(end)),
+    previous = _previous(spark, uris["bundles"], before=last)
+    part = {"period_end": last}
+    io.write_partition(bundles, uris["bundles"], schemas.load("bundles"), partition=part)
+    io.write_partition(
+        mined.associations.withColumn("period_end", F.lit(last)),
         uris["item_associations"],
         schemas.load("item_associations"),
+        partition=part,
     )
     if previous is not None:
-        changes = to_bundle_changes(bundles, previous, tolerance=config.change_tolerance)
+        changes = to_bundle_changes(
+            bundles, previous, tolerance=config.change_tolerance, period_end=last
+        )
     else:
-        changes = to_bundle_changes(bundles, bundles.limit(0), tolerance=config.change_tolerance)
-    io.write_table(changes, uris["bundle_changes"], schemas.load("bundle_changes"))
-    # counted from what was written (the frames are deterministic; an empty period writes
-    # no partition, so the table may not be readable yet)
+        changes = to_bundle_changes(
+            bundles, bundles.limit(0), tolerance=config.change_tolerance, period_end=last
+        )
+    io.write_partition(
+        changes, uris["bundle_changes"], schemas.load("bundle_changes"), partition=part
+    )
     by_scope = {r[SCOPE]: int(r["count"]) for r in bundles.groupBy(SCOPE).count().collect()}
     change_counts = {
         r["change"]: int(r["count"]) for r in changes.groupBy("change").count().collect()
@@ -226,7 +253,7 @@ def run_bundles(
     return {
         "bundles": sum(by_scope.values()),
         "by_scope": by_scope,
-        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        **period_note,
         "compared_with": None if previous is None else "previous period in bundles/",
         "changes": change_counts,
         **mined.summary,
@@ -270,10 +297,17 @@ def bundles_config(
 
 
 def bundles_stage(ctx: StageContext) -> dict[str, Any] | None:
-    """Pipeline stage: mine the warehouse's applications with the run's bundles config."""
+    """Pipeline stage: mine the warehouse's applications with the run's bundles config; a run
+    with an interval mines the ``lookback_days`` before its end (local dates)."""
+    end = None
+    if ctx.req.end is not None:
+        from zoneinfo import ZoneInfo
+
+        end = ctx.req.end.astimezone(ZoneInfo(ctx.req.config.ingest.time_zone)).date()
     with ctx.timer.stage("bundles"):
         result = run_bundles(
-            ctx.spark, warehouse=ctx.req.out, config=ctx.req.config.bundles, say=ctx.say
-        )
+            ctx.spark, warehouse=ctx.req.out, config=ctx.req.config.bundles, say=ctx.say,
+            end=end,
+        )  # fmt: skip
     ctx.outputs.update(result.pop("outputs", {}))
     return result
