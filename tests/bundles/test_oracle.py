@@ -257,3 +257,27 @@ def test_blocks_the_guard_rail_would_refuse_alone_are_mined_after_the_global_che
     fallback.clear()
     _, rows = bitset.mine_guarded(df, min_count=18, n_baskets=len(wide), cap=None, chunk_rows=7)
     assert fallback and {frozenset(r[0]): r[1] for r in rows} == _want(wide, 18)
+
+
+def test_pairs_from_the_sparse_product_equal_pairs_from_bitsets() -> None:
+    """Many frequent items in long baskets take level 2 from X'X: same itemsets and counts
+    as ANDing bitsets, over two spans of rows, and the same as mlxtend."""
+    import numpy as np
+
+    from visitonce.bundles.bitset import _Block, local_frequent
+
+    rng = np.random.default_rng(5)
+    baskets = [sorted(set(rng.choice(25, rng.integers(5, 15)).tolist())) for _ in range(400)]
+    lengths = np.array([len(b) for b in baskets], np.int32)
+    codes = np.concatenate([np.array(b, np.int32) for b in baskets])
+    block = _Block(lengths, codes, np.arange(25, dtype=np.int64))
+    for lo, hi in ((0, 400), (0, 130), (130, 400)):
+        bits = block.bitsets(25, lo, hi)
+        plain = local_frequent(bits, 12 * (hi - lo) // 400, None)
+        product = local_frequent(bits, 12 * (hi - lo) // 400, None, block.pair_counts(25, lo, hi))
+        assert plain == product and any(len(k) == 3 for k in plain), (lo, hi)
+    names = [[f"{i:02d}" for i in b] for b in baskets]
+    want = {k: v for k, v in _want(names, 12).items() if len(k) >= 2}
+    got = {frozenset(f"{i:02d}" for i in k): n for k, n in local_frequent(
+        block.bitsets(25, 0, 400), 12, None, block.pair_counts(25, 0, 400)).items()}  # fmt: skip
+    assert got == want
