@@ -432,10 +432,12 @@ def mine_guarded(
         est = None if cap is None else estimate_itemsets([], min_count=min_count, cap=cap)
         return est, []
 
-    def first(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def first(batches: Iterator[pa.RecordBatch], keep_blocks: bool) -> Iterator[pa.RecordBatch]:
         for chunk in _row_chunks(batches, chunk_rows):
             names, counts, lengths, codes = _encode_chunk(chunk)
             cols = _block_columns(names, counts, lengths, codes)
+            if not keep_blocks:  # the block's baskets are not needed after this task
+                cols["lengths"] = cols["codes"] = pa.array([b""], pa.binary())
             floor = max(1, math.ceil(min_count * len(lengths) / n_baskets))
             keep = np.nonzero(counts >= floor)[0]
             status, cands, freqs, sizes = MINED, [], [], np.zeros(0, np.int64)
@@ -461,13 +463,21 @@ def mine_guarded(
             yield pa.RecordBatch.from_pydict(cols)
 
     schema = f"{BLOCKS}, cands array<array<string>>, freqs array<long>, sizes array<long>, "
+    schema += "status string"
+    summary = ("n", "names", "counts", "cands", "freqs", "sizes", "status")
     source = baskets.select(F.col(items_col).alias("items"))
     if n_baskets <= chunk_rows:
+        # one block in one task, whose result is final unless the block was not mined: its
+        # baskets are not kept (if they are needed after all, the second reading encodes them)
         source = source.coalesce(1)
-    blocks = source.mapInArrow(first, schema + "status string")
+        seen = source.mapInArrow(lambda b: first(b, False), schema).select(*summary).collect()
+        one = seen[0] if len(seen) == 1 else None
+        if one and one["n"] == n_baskets and one["status"] == MINED and one["freqs"] is not None:
+            return _one_block(one, min_count=min_count, cap=cap, what=what)
+    blocks = source.mapInArrow(lambda b: first(b, True), schema)
     blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        seen = blocks.select("n", "names", "counts", "cands", "freqs", "sizes", "status").collect()
+        seen = blocks.select(*summary).collect()
         one = seen[0] if len(seen) == 1 else None
         if one and one["n"] == n_baskets and one["status"] == MINED and one["freqs"] is not None:
             return _one_block(one, min_count=min_count, cap=cap, what=what)
