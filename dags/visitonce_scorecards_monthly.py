@@ -4,15 +4,18 @@
 On the 1st of every month (04:00 local, after the last daily ingest of the month): score and
 rate every department for the month just ended (`jobs/scorecards.py`, over the data interval:
 scorecards, KPIs with case-mix adjustment and intervals, equity, explanations; quarterly and
-annual roll-ups are recomputed with it), then render the reports and exports the evaluation
-office reads (`jobs/reports.py`: `reports/index.html`, `reports/exports/`).
+annual roll-ups are recomputed with it) and plan demand and staffing from the history up to
+the end of the month (`jobs/demand.py --end`: demand trends, the next two weeks' forecast,
+staffing plan, service hours, digital gap, reform priorities), then render the reports and
+exports the evaluation office reads (`jobs/reports.py`: `reports/index.html`,
+`reports/exports/`).
 
 - **Params**: `warehouse` (the output root the daily DAG writes), `landing` (unused by this
   DAG, kept so every visitonce DAG takes the same params), `config` (the office's config YAML
   with KPI targets and weights; empty for the built-in defaults).
 - **Spark**: connection `visitonce_spark`, as for `visitonce_daily`.
-- **Reruns** rewrite the month's scorecards and the reports; they are safe to repeat, and a
-  backfill scores each month in turn.
+- **Reruns** rewrite the month's scorecards, the demand tables and the reports; they are safe
+  to repeat, and a backfill scores and plans each month in turn.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ JOBS = Path(os.environ.get("VISITONCE_JOBS", Path(__file__).resolve().parent.par
 TIME_ZONE = os.environ.get("VISITONCE_TIME_ZONE", "Asia/Shanghai")
 SCORECARDS = Asset("visitonce-scorecards", uri="visitonce://warehouse/scorecards")
 REPORTS = Asset("visitonce-reports", uri="visitonce://warehouse/reports")
+DEMAND = Asset("visitonce-demand", uri="visitonce://warehouse/staffing_plan")
 
 with DAG(
     dag_id="visitonce_scorecards_monthly",
-    description="Score and rate every department for the month; render reports and exports",
+    description="Score departments and plan staffing for the month; render reports and exports",
     doc_md=__doc__,
     schedule=CronDataIntervalTimetable("0 4 1 * *", timezone=TIME_ZONE),
     start_date=datetime(2026, 1, 1, tzinfo=ZoneInfo(TIME_ZONE)),
@@ -92,7 +96,21 @@ with DAG(
         ],
         outlets=[REPORTS],
     )
-    scorecards >> reports
+    demand = SparkSubmitOperator(
+        task_id="demand",
+        conn_id="visitonce_spark",
+        application=str(JOBS / "demand.py"),
+        name="visitonce-demand-{{ ds }}",
+        application_args=[
+            "--warehouse",
+            "{{ params.warehouse }}",
+            "--end",
+            "{{ data_interval_end.isoformat() }}",
+            "--config={{ params.config }}",
+        ],
+        outlets=[DEMAND],
+    )
+    [scorecards, demand] >> reports
 
 
 if __name__ == "__main__":

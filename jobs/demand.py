@@ -1,9 +1,11 @@
 """spark-submit entry point of demand and resource planning over a warehouse.
 
-    spark-submit jobs/demand.py --warehouse URI [--config FILE]
+    spark-submit jobs/demand.py --warehouse URI [--end ISO] [--config FILE]
 
 Reads ``events/``, ``applications/`` and, when present, ``catalog/``, ``roster/`` and
-``lagging_steps/`` under the warehouse, and writes ``demand/``, ``demand_forecast/``,
+``lagging_steps/`` under the warehouse (with ``--end``, only the events and applications of the
+local dates before it, so a backfilled month plans from what was known then; the forecast
+starts at the end), and writes ``demand/``, ``demand_forecast/``,
 ``staffing_plan/``, ``service_hours/``, ``digital_gap/`` (with a catalog) and
 ``reform_priorities/`` there (replacing them: the same input gives the same tables). Prints
 the stage's figures (forecast errors, staffing gaps, peak hours) as JSON.
@@ -20,24 +22,38 @@ from pyspark.sql import SparkSession
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="jobs/demand.py", description=__doc__.splitlines()[0])
     p.add_argument("--warehouse", required=True, help="output root of a visitonce run")
-    p.add_argument("--config", help="config YAML")
-    return p.parse_args(argv)
+    p.add_argument("--end", help="end of the history used (exclusive; default: all of it)")
+    p.add_argument("--config", help="config YAML (empty: defaults)")
+    args = p.parse_args(argv)
+    args.config = args.config or None  # Airflow templates an absent file as --config=
+    return args
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
+    from pyspark.sql import functions as F
+
+    from visitonce import columns as C
     from visitonce import io, schemas
     from visitonce.config import load_config
     from visitonce.demand.stage import TABLES, plan_demand
+    from visitonce.pipeline import parse_local_date
 
     config = load_config(args.config)
+    end = parse_local_date(args.end, flag="--end", time_zone=config.ingest.time_zone)
     table = lambda name: io.join_uri(args.warehouse, name)  # noqa: E731
+    if not io.exists(spark, table("events")):
+        raise io.InputError(f"no events table under {args.warehouse}: run ingest first")
+    events = spark.read.parquet(table("events"))
+    applications = spark.read.parquet(table("applications"))
+    if end is not None:
+        events = events.where(F.col(C.EVENT_DATE) < F.lit(end))
+        applications = applications.where(F.col(C.APPLIED_DATE) < F.lit(end))
     optional = {
         name: spark.read.parquet(table(name)) if io.exists(spark, table(name)) else None
         for name in ("catalog", "roster", "lagging_steps")
     }
     tables, section = plan_demand(
-        spark, spark.read.parquet(table("events")),
-        applications=spark.read.parquet(table("applications")),
+        spark, events, applications=applications,
         catalog=optional["catalog"], roster=optional["roster"],
         lagging_steps=optional["lagging_steps"], config=config.demand,
         time_zone=config.ingest.time_zone,

@@ -187,7 +187,9 @@ def test_airflow_dags_test_end_to_end(tmp_path) -> None:
         )
         assert "state=success" in log, log[-4000:]
         assert (warehouse / "scorecards").is_dir()
+        assert (warehouse / "staffing_plan").is_dir() and (warehouse / "demand_forecast").is_dir()
         assert (warehouse / "reports" / "index.html").is_file()
+        assert "not computed in this run" not in (warehouse / "reports" / "demand.html").read_text()
     print("airflow dags test wall times (s):", {k: round(v, 1) for k, v in walls.items()})
 
 
@@ -211,7 +213,7 @@ def test_weekly_dag_mines_the_warehouse_of_the_daily_dag(dagbag) -> None:
     assert daily_args[daily_args.index("--stages") + 1] == "applications,lagging,monitor"
 
 
-def test_monthly_dag_scores_the_month_then_renders_the_reports(dagbag) -> None:
+def test_monthly_dag_scores_and_plans_the_month_then_renders_the_reports(dagbag) -> None:
     monthly = dagbag.dags["visitonce_scorecards_monthly"]
     scorecards, reports = monthly.get_task("scorecards"), monthly.get_task("reports")
     assert scorecards.application.endswith("jobs/scorecards.py")
@@ -222,7 +224,18 @@ def test_monthly_dag_scores_the_month_then_renders_the_reports(dagbag) -> None:
     assert "--config={{ params.config }}" in args and "--config={{ params.config }}" in (
         reports.application_args
     )
-    assert reports.upstream_task_ids == {"scorecards"}
+    # demand and staffing are planned from the history up to the month's end, before the reports
+    demand = monthly.get_task("demand")
+    assert demand.application.endswith("jobs/demand.py")
+    assert demand.application_args == [
+        "--warehouse",
+        "{{ params.warehouse }}",
+        "--end",
+        "{{ data_interval_end.isoformat() }}",
+        "--config={{ params.config }}",
+    ]
+    assert reports.upstream_task_ids == {"scorecards", "demand"}
+    assert {a.uri for a in demand.outlets} == {"visitonce://warehouse/staffing_plan"}
     assert {a.uri for a in scorecards.outlets} == {"visitonce://warehouse/scorecards"}
     assert {a.uri for a in reports.outlets} == {"visitonce://warehouse/reports"}
     assert monthly.timetable.summary == "0 4 1 * *"

@@ -90,3 +90,24 @@ def test_rerun_through_the_job_gives_the_same_tables(spark, full) -> None:
     for name in TABLES:
         after = spark.read.parquet(full["outputs"][name])
         assertDataFrameEqual(after, spark.createDataFrame(before[name], schema=after.schema))
+
+
+def test_the_job_plans_from_the_history_before_its_end(spark, full) -> None:
+    """--end keeps the events and applications of the local dates before it: the forecast
+    starts at the end, not after the latest data; --config= (Airflow's empty param) is the
+    defaults."""
+    from pyspark.sql import functions as F
+
+    from jobs import demand as job
+
+    warehouse = str(Path(full["outputs"]["events"]).parent)
+    events = spark.read.parquet(full["outputs"]["events"])
+    last = events.agg(F.max("event_date")).first()[0]
+    end = last - dt.timedelta(days=3)
+    assert job.main(["--warehouse", warehouse, "--end", end.isoformat(), "--config="]) == 0
+    forecast = spark.read.parquet(full["outputs"]["demand_forecast"])
+    assert forecast.agg(F.min("forecast_date")).first()[0] == end
+    assert job.main(["--warehouse", warehouse]) == 0  # and back to the whole history
+    forecast = spark.read.parquet(full["outputs"]["demand_forecast"])
+    assert forecast.agg(F.min("forecast_date")).first()[0] == last + dt.timedelta(days=1)
+    assert job.main(["--warehouse", warehouse, "--end", "March"]) == 2
