@@ -8,7 +8,8 @@ local dates before it, so a backfilled month plans from what was known then; the
 starts at the end), and writes ``demand/``, ``demand_forecast/``,
 ``staffing_plan/``, ``service_hours/``, ``digital_gap/`` (with a catalog) and
 ``reform_priorities/`` there (replacing them: the same input gives the same tables). Prints
-the stage's figures (forecast errors, staffing gaps, peak hours) as JSON.
+the stage's figures (forecast errors, staffing gaps, peak hours) as JSON and keeps them in
+``stage_results/demand.json``, where ``jobs/reports.py`` finds them.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     from visitonce import io, schemas
     from visitonce.config import load_config
     from visitonce.demand.stage import TABLES, plan_demand
-    from visitonce.pipeline import parse_local_date
+    from visitonce.pipeline import parse_local_date, record_stage_result
 
     config = load_config(args.config)
     end = parse_local_date(args.end, flag="--end", time_zone=config.ingest.time_zone)
@@ -62,6 +63,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         if name in tables:
             io.write_table(tables[name], table(name), schemas.load(name))
     spark.catalog.clearCache()
+    # the reports show the forecast's held-out errors and the staffing figures from this
+    record_stage_result(spark, args.warehouse, "demand", section)
     return section
 
 

@@ -32,6 +32,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
     from visitonce import io
     from visitonce.config import load_config
+    from visitonce.pipeline import with_stage_results
     from visitonce.pseudonym import KEY_ENV, key_from_env
     from visitonce.report.stage import write_reports
 
@@ -41,7 +42,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         raise io.InputError(
             f"no manifest.json at {args.warehouse}: pass the output root of a visitonce run"
         )
-    manifest = json.loads(io.read_text(spark, manifest_uri))
+    manifest = with_stage_results(
+        spark, args.warehouse, json.loads(io.read_text(spark, manifest_uri))
+    )
     key = key_from_env() if os.environ.get(KEY_ENV) else None
     return write_reports(spark, args.warehouse, config=config, manifest=manifest, key=key)
 

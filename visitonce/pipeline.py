@@ -439,6 +439,35 @@ def run_pipeline(
     return manifest
 
 
+STAGE_RESULTS = "stage_results"  # <warehouse>/stage_results/<stage>.json: standalone jobs
+
+
+def record_stage_result(spark: SparkSession, warehouse: str, stage: str, section: dict) -> None:
+    """Keep the manifest section of a stage run on its own (a spark-submit job, as the DAGs
+    run them) beside the warehouse's manifest.json, with the time it was written."""
+    written = {"finished_at": dt.datetime.now(dt.timezone.utc).isoformat(), "section": section}
+    text = json.dumps(written, indent=2, ensure_ascii=False, default=str)
+    io.write_text(spark, io.join_uri(warehouse, STAGE_RESULTS, f"{stage}.json"), text)
+
+
+def with_stage_results(spark: SparkSession, warehouse: str, manifest: dict) -> dict:
+    """``manifest`` with ``stage_results`` updated from the standalone stage runs recorded
+    after it finished (a later ``visitonce run`` supersedes them again)."""
+    out = {**manifest, "stage_results": dict(manifest.get("stage_results") or {})}
+    since = manifest.get("finished_at") or ""
+    folder = io.join_uri(warehouse, STAGE_RESULTS)
+    if not io.exists(spark, folder):
+        return out
+    for uri in io.list_files(spark, folder):
+        name = uri.rstrip("/").rsplit("/", 1)[-1]
+        if not name.endswith(".json") or name.startswith("."):
+            continue
+        written = json.loads(io.read_text(spark, uri))
+        if written.get("finished_at", "") > since:
+            out["stage_results"][name[: -len(".json")]] = written.get("section")
+    return out
+
+
 def parse_time(value: str | None, *, flag: str, time_zone: str) -> dt.datetime | None:
     """An aware datetime from an ISO date or date-time argument (local to ``time_zone`` when it
     has no offset); None when absent."""

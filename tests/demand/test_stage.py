@@ -107,6 +107,14 @@ def test_the_job_plans_from_the_history_before_its_end(spark, full) -> None:
     assert job.main(["--warehouse", warehouse, "--end", end.isoformat(), "--config="]) == 0
     forecast = spark.read.parquet(full["outputs"]["demand_forecast"])
     assert forecast.agg(F.min("forecast_date")).first()[0] == end
+    # its figures are kept for jobs/reports.py, over a manifest that finished before the job
+    from visitonce.pipeline import with_stage_results
+
+    older = {"finished_at": "2000-01-01T00:00:00+00:00", "stage_results": {"demand": "old"}}
+    section = with_stage_results(spark, warehouse, older)["stage_results"]["demand"]
+    assert section["staffing"] and section != "old"
+    newer = {"finished_at": "2999-01-01T00:00:00+00:00", "stage_results": {"demand": "new"}}
+    assert with_stage_results(spark, warehouse, newer)["stage_results"]["demand"] == "new"
     assert job.main(["--warehouse", warehouse]) == 0  # and back to the whole history
     forecast = spark.read.parquet(full["outputs"]["demand_forecast"])
     assert forecast.agg(F.min("forecast_date")).first()[0] == last + dt.timedelta(days=1)
