@@ -215,8 +215,14 @@ def test_mining_with_the_guard_rail_estimates_as_the_guard_rail_alone(
     from visitonce.bundles.fpgrowth import mine_frequent_itemsets
 
     monkeypatch.setattr(bitset, "CHUNK_ROWS", chunk_rows or bitset.CHUNK_ROWS)
-
+    # one block needs persisted baskets (as the stage's); blocks of 40 take any
     df = spark.createDataFrame([(b,) for b in baskets], "items array<string>").repartition(3)
+    df = df.cache() if chunk_rows is None else df
+    single: list[int] = []
+    one_block = bitset._one_block
+    monkeypatch.setattr(
+        bitset, "_one_block", lambda *a, **k: single.append(1) or one_block(*a, **k)
+    )
     for min_count in (2, 5, 18):
         alone = check_itemsets(df, min_count=min_count, cap=10**6, items_col="items")
         est, found = mine_frequent_itemsets(
@@ -224,6 +230,7 @@ def test_mining_with_the_guard_rail_estimates_as_the_guard_rail_alone(
         )
         assert est == alone, min_count
         assert {frozenset(r[0]): r[1] for r in found.collect()} == _want(baskets, min_count)
+    assert bool(single) == (chunk_rows is None)  # one reading, or blocks and a second one
     with pytest.raises(ItemsetExplosionError, match="raise min_count") as e:
         mine_frequent_itemsets(df, min_count=2, n_baskets=len(baskets), cap=5, what="citizen")
     assert str(e.value).startswith("citizen: up to ")

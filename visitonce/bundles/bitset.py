@@ -424,8 +424,9 @@ def mine_guarded(
 
     Up to ``chunk_rows`` baskets (default CHUNK_ROWS) are read as one block in one task: its
     floor is ``min_count`` itself, so its local counts and histogram are the global ones and
-    there is no second reading. Pass persisted baskets (the caller has counted them): the
-    block's task reads all their partitions.
+    there is no second reading. Only for persisted baskets (the stage persists and counts
+    them): the block's task reads all their partitions, which for an unpersisted plan would
+    run its last stage in one task; such baskets are read as blocks per partition instead.
     """
     chunk_rows = chunk_rows or CHUNK_ROWS
     if n_baskets < min_count:
@@ -466,7 +467,7 @@ def mine_guarded(
     schema += "status string"
     summary = ("n", "names", "counts", "cands", "freqs", "sizes", "status")
     source = baskets.select(F.col(items_col).alias("items"))
-    if n_baskets <= chunk_rows:
+    if n_baskets <= chunk_rows and baskets.storageLevel != StorageLevel.NONE:
         # one block in one task, whose result is final unless the block was not mined: its
         # baskets are not kept (if they are needed after all, the second reading encodes them)
         source = source.coalesce(1)
