@@ -14,21 +14,22 @@ it exact over any number of chunks:
 2. every chunk counts every candidate exactly; the counts are summed and filtered at
    ``min_count``.
 
-The baskets cross from the JVM to Python once: ``encode`` turns each partition into blocks of
-up to ``chunk_rows`` baskets, each one row holding its own item dictionary, the item counts,
-and the baskets as item codes (CSR: lengths and codes, int32, as binary). The blocks are
-persisted by the caller and are a fraction of the baskets' size, so the item counts, the
-guard-rail's histogram (``frequent_sizes``) and both SON passes (``mine``) read them instead of
-the baskets. Only items, candidate itemsets and their counts reach the driver, never baskets.
-Memory per task: one bitset per frequent item over at most ``CHUNK_BYTES`` (plus those of one
-level's frequent itemsets). ``fpgrowth.mine_frequent_itemsets`` chooses this engine when the
-frequent items are few enough, FPGrowth otherwise.
+The baskets cross from the JVM to Python once (``mine_guarded``): each task turns its
+partition into blocks of up to ``chunk_rows`` baskets, each one row holding its own item
+dictionary, the item counts and the baskets as item codes (CSR: lengths and codes, int32, as
+binary), and mines each block in the same task (pass 1). The blocks are persisted and are a
+fraction of the baskets' size, so pass 2 and the guard-rail's histogram (``_count_pass``)
+read them instead of the baskets. Only items, candidate itemsets and their counts reach the
+driver, never baskets. Memory per task: one bitset per frequent item over at most
+``CHUNK_BYTES`` of baskets (a block is split into spans), and the candidates ANDed at once.
+``fpgrowth.mine_frequent_itemsets`` chooses this engine when the frequent items are few
+enough, FPGrowth otherwise.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -130,6 +131,14 @@ class _Block:
             pc.fill_null(local, -1).to_numpy().astype(np.int64),
         )
 
+    def sizes(self) -> np.ndarray:
+        """Kept items per basket."""
+        return np.bincount(self.rows, minlength=self.n)
+
+    def histogram(self) -> np.ndarray:
+        """``h[s]``: baskets holding ``s`` kept items."""
+        return np.bincount(self.sizes())
+
     def bitsets(self, n_items: int, lo: int, hi: int) -> np.ndarray:
         """(n_items, words) uint64: bit r of item i's row is set when basket lo + r holds i."""
         words = (hi - lo + 63) // 64
@@ -162,26 +171,6 @@ class _Block:
 def _blocks(batches: Iterator[pa.RecordBatch]) -> Iterator[dict]:
     for batch in batches:
         yield from batch.to_pylist()
-
-
-def frequent_sizes(blocks: DataFrame, *, frequent: Sequence[str]) -> list[tuple[int, int]]:
-    """The guard-rail's histogram: ``(s, h)``, ``h`` baskets hold ``s >= 1`` frequent items."""
-    value_set = pa.array(sorted(frequent), pa.string())
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        total = np.zeros(1, np.int64)
-        for row in _blocks(batches):
-            block = _Block.from_row(row, value_set)
-            hist = np.bincount(np.bincount(block.rows, minlength=block.n))
-            if len(hist) > len(total):
-                total = np.pad(total, (0, len(hist) - len(total)))
-            total[: len(hist)] += hist
-        s = np.nonzero(total)[0]
-        s = s[s >= 1]
-        yield pa.RecordBatch.from_pydict({"s": pa.array(s, pa.int64()), "h": total[s]})
-
-    rows = blocks.mapInArrow(run, "s long, h long").groupBy("s").agg(F.sum("h").alias("h"))
-    return sorted((int(r["s"]), int(r["h"])) for r in rows.collect())
 
 
 def _popcount(bits: np.ndarray) -> np.ndarray:
@@ -270,8 +259,8 @@ def _local_candidates(
     # pairs by ANDing bitsets cost ~ n_items^2 / 2 words per 64 baskets, by the sparse product
     # ~ the mean squared basket size per basket (with a larger constant, measured: 60 items
     # in baskets of 1-6 favour bitsets, 569 items in baskets of ~10 the product, by 5x)
-    sizes = np.bincount(block.rows, minlength=block.n)
-    by_product = n_items * n_items > 512 * float(np.mean(sizes.astype(np.float64) ** 2))
+    sizes = block.sizes().astype(np.float64)
+    by_product = n_items * n_items > 512 * float(np.mean(sizes**2))
     for lo, hi in spans:
         floor = max(1, math.ceil(min_count * (hi - lo) / n_baskets))
         bits = block.bitsets(n_items, lo, hi)
@@ -292,6 +281,8 @@ class _Candidates:
 
     def count(self, block: _Block, n_items: int) -> np.ndarray:
         total = np.zeros(len(self.flat), dtype=np.int64)
+        if not self.flat:
+            return total
         for lo, hi in block.spans(n_items):
             bits = block.bitsets(n_items, lo, hi)
             for group, start in zip(self.groups, self.starts, strict=True):
@@ -303,7 +294,7 @@ def _count_pass(
     blocks: DataFrame, names: list[str], candidates: _Candidates, *, histogram: bool
 ) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """SON pass 2: every candidate's exact count; and, with ``histogram``, the guard-rail's
-    histogram of frequent items per basket (as ``frequent_sizes``), from the same reading."""
+    histogram ``(s, h)``: ``h`` baskets hold ``s >= 1`` of ``names``, from the same reading."""
     value_set = pa.array(names, pa.string())
     n_items = len(names)
 
@@ -314,7 +305,7 @@ def _count_pass(
             block = _Block.from_row(row, value_set)
             total += candidates.count(block, n_items)
             if histogram:
-                hist = np.bincount(np.bincount(block.rows, minlength=block.n))
+                hist = block.histogram()
                 sizes = np.pad(sizes, (0, max(0, len(hist) - len(sizes))))
                 sizes[: len(hist)] += hist
         hit = np.nonzero(total)[0]
@@ -366,7 +357,8 @@ def mine(
     max_len: int | None = None,
 ) -> list[tuple[list[str], int]]:
     """SON over the blocks in two jobs: every itemset (length >= 1, at most ``max_len``) in at
-    least ``min_count`` baskets, as (sorted items, count). ``frequent``: ``item_counts``."""
+    least ``min_count`` baskets, as (sorted items, count). ``frequent``: every item with at
+    least ``min_count`` baskets, with its count."""
     names = sorted(frequent)
     value_set = pa.array(names, pa.string())
     n_items = len(names)
@@ -448,8 +440,10 @@ def mine_guarded(
                 to_index = np.full(len(names), -1, np.int64)
                 to_index[keep] = np.arange(len(keep))
                 block = _Block(lengths, codes, to_index)
-                sizes = np.bincount(np.bincount(block.rows, minlength=block.n))
-                if cap is not None and _bound(sizes, len(keep), floor) > cap:
+                sizes = block.histogram()
+                # the guard-rail's bound for this block at its own floor
+                own = estimate_itemsets(_hist(sizes) + [(-1, len(keep))], min_count=floor, cap=1)
+                if cap is not None and own.bound > cap:
                     status = DENSE
                 elif len(keep) >= 2 and max_len != 1:
                     found, freqs = _local_candidates(
@@ -472,16 +466,14 @@ def mine_guarded(
         # baskets are not kept (if they are needed after all, the second reading encodes them)
         source = source.coalesce(1)
         seen = source.mapInArrow(lambda b: first(b, False), schema).select(*summary).collect()
-        one = seen[0] if len(seen) == 1 else None
-        if one and one["n"] == n_baskets and one["status"] == MINED and one["freqs"] is not None:
-            return _one_block(one, min_count=min_count, cap=cap, what=what)
+        if _complete(seen, n_baskets):
+            return _one_block(seen[0], min_count=min_count, cap=cap, what=what)
     blocks = source.mapInArrow(lambda b: first(b, True), schema)
     blocks = blocks.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         seen = blocks.select(*summary).collect()
-        one = seen[0] if len(seen) == 1 else None
-        if one and one["n"] == n_baskets and one["status"] == MINED and one["freqs"] is not None:
-            return _one_block(one, min_count=min_count, cap=cap, what=what)
+        if _complete(seen, n_baskets):
+            return _one_block(seen[0], min_count=min_count, cap=cap, what=what)
         totals: dict[str, int] = {}
         for r in seen:
             for name, n in zip(r["names"], r["counts"], strict=True):
@@ -493,7 +485,7 @@ def mine_guarded(
         if any(r["status"] != MINED for r in seen):
             est = None
             if cap is not None:
-                hist = frequent_sizes(blocks, frequent=frequent)
+                _, hist = _count_pass(blocks, names, _Candidates([]), histogram=True)
                 est = _estimate(hist, frequent, min_count=min_count, cap=cap, what=what)
             rows = mine(
                 blocks, frequent=frequent, min_count=min_count, n_baskets=n_baskets,
@@ -519,6 +511,17 @@ def mine_guarded(
         blocks.unpersist()
 
 
+def _complete(seen: list, n_baskets: int) -> bool:
+    """Whether the first reading's block rows are one block of every basket, mined in one
+    span (so its counts are exact)."""
+    return (
+        len(seen) == 1
+        and seen[0]["n"] == n_baskets
+        and seen[0]["status"] == MINED
+        and seen[0]["freqs"] is not None
+    )
+
+
 def _one_block(
     row: dict, *, min_count: int, cap: int | None, what: str
 ) -> tuple[ItemsetEstimate | None, list[tuple[list[str], int]]]:
@@ -527,18 +530,16 @@ def _one_block(
     frequent = {k: v for k, v in zip(row["names"], row["counts"], strict=True) if v >= min_count}
     est = None
     if cap is not None:
-        hist = [(s, h) for s, h in enumerate(row["sizes"]) if s >= 1 and h]
+        hist = _hist(row["sizes"])
         est = _estimate(hist, frequent, min_count=min_count, cap=cap, what=what)
     rows = [([name], frequent[name]) for name in sorted(frequent)]
     rows += [(sorted(c), n) for c, n in zip(row["cands"], row["freqs"], strict=True)]
     return est, rows
 
 
-def _bound(sizes: np.ndarray, n_items: int, floor: int) -> int:
-    """The guard-rail's bound (see guard.py) for one block at its own floor, from its histogram
-    (``sizes[s]`` baskets hold ``s`` of its items)."""
-    occurrences = sum(int(h) * (2 ** int(s) - 1) for s, h in enumerate(sizes) if s >= 1 and h)
-    return min(2**n_items - 1, occurrences // floor)
+def _hist(sizes: np.ndarray) -> list[tuple[int, int]]:
+    """The guard-rail's histogram rows ``(s, h)`` from ``h = sizes[s]``, for ``s >= 1``."""
+    return [(s, int(h)) for s, h in enumerate(sizes) if s >= 1 and h]
 
 
 def _estimate(
