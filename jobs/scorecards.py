@@ -39,7 +39,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     from visitonce import columns as C
     from visitonce import io
     from visitonce.config import load_config
-    from visitonce.pipeline import parse_time
+    from visitonce.pipeline import local_date, parse_time
     from visitonce.scorecard.stage import compute_scorecards, write_scorecards
 
     config = load_config(args.config)
@@ -51,9 +51,9 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         raise io.InputError(f"no applications table under {args.warehouse}: run ingest first")
     apps = spark.read.parquet(table("applications"))
     if start:
-        apps = apps.where(F.col(C.APPLIED_DATE) >= F.lit(start.astimezone(_zone(tz)).date()))
+        apps = apps.where(F.col(C.APPLIED_DATE) >= F.lit(local_date(start, time_zone=tz)))
     if end:
-        apps = apps.where(F.col(C.APPLIED_DATE) < F.lit(end.astimezone(_zone(tz)).date()))
+        apps = apps.where(F.col(C.APPLIED_DATE) < F.lit(local_date(end, time_zone=tz)))
     events = spark.read.parquet(table("events")).join(
         apps.select(C.APPLICATION_ID), C.APPLICATION_ID, "left_semi"
     )
@@ -71,12 +71,6 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     write_scorecards(spark, result, table)
     spark.catalog.clearCache()
     return result.manifest
-
-
-def _zone(name: str):  # noqa: ANN202
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
 
 
 def main(argv: list[str] | None = None) -> int:

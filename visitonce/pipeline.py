@@ -489,13 +489,18 @@ def parse_time(value: str | None, *, flag: str, time_zone: str) -> dt.datetime |
     return parsed
 
 
+def local_date(when: dt.datetime | None, *, time_zone: str) -> dt.date | None:
+    """The date of an aware time in ``time_zone`` (an interval bound as a bound on local
+    dates such as ``applied_date``); None when absent."""
+    from zoneinfo import ZoneInfo
+
+    return None if when is None else when.astimezone(ZoneInfo(time_zone)).date()
+
+
 def parse_local_date(value: str | None, *, flag: str, time_zone: str) -> dt.date | None:
     """The local date (in ``time_zone``) of an ISO date or date-time argument; None when
     absent. A date-time bound such as an Airflow interval end becomes its local date."""
-    from zoneinfo import ZoneInfo
-
-    parsed = parse_time(value, flag=flag, time_zone=time_zone)
-    return None if parsed is None else parsed.astimezone(ZoneInfo(time_zone)).date()
+    return local_date(parse_time(value, flag=flag, time_zone=time_zone), time_zone=time_zone)
 
 
 def make_request(

@@ -299,11 +299,9 @@ def bundles_config(
 def bundles_stage(ctx: StageContext) -> dict[str, Any] | None:
     """Pipeline stage: mine the warehouse's applications with the run's bundles config; a run
     with an interval mines the ``lookback_days`` before its end (local dates)."""
-    end = None
-    if ctx.req.end is not None:
-        from zoneinfo import ZoneInfo
+    from visitonce.pipeline import local_date
 
-        end = ctx.req.end.astimezone(ZoneInfo(ctx.req.config.ingest.time_zone)).date()
+    end = local_date(ctx.req.end, time_zone=ctx.req.config.ingest.time_zone)
     with ctx.timer.stage("bundles"):
         result = run_bundles(
             ctx.spark, warehouse=ctx.req.out, config=ctx.req.config.bundles, say=ctx.say,
