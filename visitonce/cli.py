@@ -73,9 +73,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from visitonce.io import InputError
     from visitonce.pipeline import ReconciliationError
     from visitonce.pseudonym import MissingKeyError
+    from visitonce.spark import ExecutorEnvironmentError
 
     return (
         UserError,
+        ExecutorEnvironmentError,
         ConfigError,
         InputError,
         MissingKeyError,

@@ -64,11 +64,22 @@ def failed_section(e: BaseException) -> dict[str, Any]:
     return {"status": "failed", "error": one_line(e)}
 
 
-def stage_failed(section: Any) -> str | None:
-    """The one-line error of a failed stage's manifest section, else None."""
-    if isinstance(section, dict) and section.get("status") == "failed":
-        return str(section.get("error") or "failed")
+def stage_note(section: Any) -> str | None:
+    """Why a stage's tables are not to be shown: "failed: <error>" or "skipped: <reason>"
+    from its manifest section; None for a stage that ran."""
+    if not isinstance(section, dict):
+        return None
+    if section.get("status") == "failed":
+        return f"failed: {section.get('error') or 'unknown error'}"
+    if section.get("status") == "skipped":
+        return f"skipped: {section.get('reason') or 'nothing to analyse'}"
     return None
+
+
+NO_EVENTS = (
+    "no clean events in the warehouse (every row read was quarantined or a duplicate; see "
+    "quarantine/ and the manifest's quarantine_reasons)"
+)
 
 
 @dataclass(frozen=True)
@@ -437,8 +448,16 @@ def run_pipeline(
     )
     sections: dict[str, Any] = {}
     failed: dict[str, str] = {}
+    # A first run whose every row was quarantined leaves nothing to analyse: the stages say so
+    # (and the report shows it), rather than failing to read an empty table.
+    empty = not io.has_data(spark, req.table("events"))
     for name, stage in analytic_stages():
         if stages is None or name in stages or name == "applications":
+            if empty and name != "reports":
+                sections[name] = ctx.results[name] = {"status": "skipped", "reason": NO_EVENTS}
+                if name == "applications":
+                    sections[name]["rows"] = 0
+                continue
             try:
                 sections[name] = ctx.results[name] = stage(ctx)
             except Exception as e:

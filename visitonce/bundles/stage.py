@@ -83,6 +83,12 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
         summaries.append(summarize_segments(baskets))
         baskets_all.append(baskets.drop("mining_items"))
         counts[scope] = {"baskets": n, "itemset_bound": est.bound}
+        if n == 0:  # said in the manifest and on the page, not silently an empty table
+            key = C.CITIZEN_ID if scope == SCOPE_CITIZEN else C.LOCATION
+            counts[scope]["unavailable"] = (
+                f"no {scope} baskets: no application in the period has a {key} "
+                "(the export lacks it, e.g. anonymous reports)"
+            )
     # Itemsets, candidates and bundles are small tables used many times over: checkpointing
     # them cuts their lineage, so later plans (and their descriptions) stay small.
     union = itemsets[0].unionByName(itemsets[1]).localCheckpoint()

@@ -97,6 +97,13 @@ def bundles_page(inp: ReportInputs) -> dict[str, Any]:
     """Ranked bundles (visits saved, then lift), changes since the previous period, and the
     item co-occurrence matrix of the citizen scope for everyone."""
     ctx: dict[str, Any] = {"available": present(inp.bundles)}
+    # a scope with no baskets says why (e.g. no citizen_id in anonymous 311 reports)
+    scopes = ((inp.manifest or {}).get("stage_results") or {}).get("bundles") or {}
+    ctx["unavailable"] = [
+        s["unavailable"]
+        for s in (scopes.get("scopes") or {}).values()
+        if isinstance(s, dict) and s.get("unavailable")
+    ]
     if inp.bundles is None:
         return ctx
     b = inp.bundles.copy()

@@ -25,14 +25,15 @@ PAGES = {
 
 
 def failures(manifest: dict[str, Any]) -> dict[str, str]:
-    """Stage -> one-line error of the stages that failed in the run the manifest describes."""
-    from visitonce.pipeline import stage_failed
+    """Stage -> "failed: <error>" / "skipped: <reason>" for the stages of the run the manifest
+    describes whose tables are not to be shown."""
+    from visitonce.pipeline import stage_note
 
     out = {}
     for name, section in (manifest.get("stage_results") or {}).items():
-        error = stage_failed(section)
-        if error:
-            out[name] = error
+        note = stage_note(section)
+        if note:
+            out[name] = note
     return out
 
 
@@ -48,11 +49,9 @@ def environment(*, failed: dict[str, str] | None = None) -> Environment:
     env.globals["NOT_COMPUTED"] = model.NOT_COMPUTED
     env.globals["PAGES"] = PAGES
     env.globals["show"] = lambda value, kind: fmt.FILTERS[kind](value)
-    # why a page's table is absent: its stage failed in this run, or it was not run
+    # why a page's table is absent: its stage failed or was skipped in this run, or not run
     failed = failed or {}
-    env.globals["absence"] = lambda stage=None: (
-        f"failed: {failed[stage]}" if stage in failed else model.NOT_COMPUTED
-    )
+    env.globals["absence"] = lambda stage=None: failed.get(stage, model.NOT_COMPUTED)
     return env
 
 
