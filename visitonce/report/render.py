@@ -25,7 +25,19 @@ PAGES = {
 }
 
 
-def environment() -> Environment:
+def failures(manifest: dict[str, Any]) -> dict[str, str]:
+    """Stage -> one-line error of the stages that failed in the run the manifest describes."""
+    from visitonce.pipeline import stage_failed
+
+    out = {}
+    for name, section in (manifest.get("stage_results") or {}).items():
+        error = stage_failed(section)
+        if error:
+            out[name] = error
+    return out
+
+
+def environment(*, failed: dict[str, str] | None = None) -> Environment:
     """The templates with Jinja2's i18n extension: ``_()`` and ``{% trans %}`` read the
     language set by :func:`visitonce.report.i18n.use`."""
     env = Environment(
@@ -47,6 +59,13 @@ def environment() -> Environment:
     env.globals["PAGES"] = PAGES
     env.globals["show"] = lambda value, kind: fmt.FILTERS[kind](value)
     env.globals["lang"] = i18n.language
+    # why a page's table is absent: its stage failed in this run, or it was not run
+    failed = failed or {}
+    env.globals["absence"] = lambda stage=None: (
+        _("failed: %(error)s") % {"error": failed[stage]}
+        if stage in failed
+        else _(model.NOT_COMPUTED)
+    )
     return env
 
 
@@ -62,8 +81,8 @@ def render_site(inp: ReportInputs) -> dict[str, str]:
 
 
 def _render_site(inp: ReportInputs) -> dict[str, str]:
-    env = environment()
     m = inp.manifest or {}
+    env = environment(failed=failures(m))
     tz = inp.time_zone
     common: dict[str, Any] = {
         "run": {
