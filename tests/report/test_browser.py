@@ -32,7 +32,9 @@ def browser():
         yield b
 
 
-def _check_folder(browser: Chromium, reports: Path, shots: Path, *, tag: str) -> int:
+def _check_folder(
+    browser: Chromium, reports: Path, shots: Path, *, tag: str, suffix: str = "visitonce report"
+) -> int:
     pages = sorted(reports.glob("*.html"))
     assert pages
     own = f"file://{reports.resolve()}/"
@@ -41,7 +43,7 @@ def _check_folder(browser: Chromium, reports: Path, shots: Path, *, tag: str) ->
         assert got.errors == [], (html.name, got.errors)
         outside = [u for u in got.requests if not (u.startswith(own) or u.startswith("data:"))]
         assert outside == [], (html.name, outside)
-        assert got.title.endswith("visitonce report")
+        assert got.title.endswith(suffix)
         assert got.screenshot.startswith(b"\x89PNG") and len(got.screenshot) > 5_000
         assert browser.evaluate("document.body.innerText.length") > 200
         # every chart has a text alternative, every table header cells
@@ -130,7 +132,7 @@ def test_zh_pages_draw_chinese_with_a_cjk_font(browser, handmade_report_zh, tmp_
     if not families:
         pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk; make setup does)")
     reports = handmade_report_zh["reports"]
-    n = _check_folder(browser, reports, tmp_path, tag="zh")
+    n = _check_folder(browser, reports, tmp_path, tag="zh", suffix="visitonce 报告")
     assert n == 10
     checked = 0
     for name in ("index.html", "lagging.html", "demand.html", "scorecards.html", "method.html"):
