@@ -341,6 +341,19 @@ class DemandConfig:
             )
 
 
+# the report's languages (visitonce.report.i18n.LANGUAGES; not imported: config stays light)
+REPORT_LANGUAGES = ("en", "zh-CN")
+
+
+def with_report_language(config: Config, language: str | None) -> Config:
+    """``config`` with ``reports.language`` set (a --lang option); unchanged for None."""
+    if language is None:
+        return config
+    return dataclasses.replace(
+        config, reports=dataclasses.replace(config.reports, language=language)
+    )
+
+
 @dataclass(frozen=True)
 class ReportsConfig:
     """HTML reports and exports (visitonce.report)."""
@@ -353,8 +366,16 @@ class ReportsConfig:
     matrix_items: int = 20
     # Write applications as Open311 GeoReport v2 requests (reports/exports/requests.json).
     export_requests: bool = True
+    # Language of the pages, their charts and the CSV exports' encoding: en | zh-CN (a CSV is
+    # UTF-8 with BOM in zh-CN, for Excel). Column names of tables and exports never change.
+    language: str = "en"
 
     def __post_init__(self) -> None:
+        if self.language not in REPORT_LANGUAGES:
+            raise ConfigError(
+                f"reports.language: unknown language {self.language!r}; use one of "
+                f"{', '.join(REPORT_LANGUAGES)}"
+            )
         bad = [
             k
             for k, ok in {

@@ -64,15 +64,15 @@ def failed_section(e: BaseException) -> dict[str, Any]:
     return {"status": "failed", "error": one_line(e)}
 
 
-def stage_note(section: Any) -> str | None:
-    """Why a stage's tables are not to be shown: "failed: <error>" or "skipped: <reason>"
+def stage_note(section: Any) -> tuple[str, str] | None:
+    """Why a stage's tables are not to be shown: ("failed", error) or ("skipped", reason)
     from its manifest section; None for a stage that ran."""
     if not isinstance(section, dict):
         return None
     if section.get("status") == "failed":
-        return f"failed: {section.get('error') or 'unknown error'}"
+        return "failed", str(section.get("error") or "unknown error")
     if section.get("status") == "skipped":
-        return f"skipped: {section.get('reason') or 'nothing to analyse'}"
+        return "skipped", str(section.get("reason") or "nothing to analyse")
     return None
 
 
@@ -570,6 +570,15 @@ def parse_local_date(value: str | None, *, flag: str, time_zone: str) -> dt.date
     return local_date(parse_time(value, flag=flag, time_zone=time_zone), time_zone=time_zone)
 
 
+def check_language(language: str | None) -> str | None:
+    """A --lang value, checked (ConfigError naming the choices); None stays None."""
+    from visitonce.config import REPORT_LANGUAGES, ConfigError
+
+    if language is not None and language not in REPORT_LANGUAGES:
+        raise ConfigError(f"--lang {language!r}: use one of {', '.join(REPORT_LANGUAGES)}")
+    return language
+
+
 def make_request(
     *,
     events: str,
@@ -581,17 +590,19 @@ def make_request(
     as_of: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    language: str | None = None,
 ) -> RunRequest:
-    """Validate command-line style arguments into a RunRequest, before any Spark work.
+    """Validate command-line style arguments into a RunRequest, before any Spark work
+    (``language``: a --lang option over the config's reports.language).
 
     Raises ConfigError / InputError / MissingKeyError with one-line, actionable messages.
     """
-    from visitonce.config import ConfigError, load_config
+    from visitonce.config import ConfigError, load_config, with_report_language
     from visitonce.mapping import load_mapping
     from visitonce.pseudonym import key_from_env
 
     key = key_from_env()
-    config = load_config(config_file)
+    config = with_report_language(load_config(config_file), check_language(language))
     mapping = load_mapping(source)
     io.check_local_input(events, what="events input", flag="--events")
     if catalog:
