@@ -76,6 +76,15 @@ class BundlesConfig:
     # (enterprises, the elderly) co-occur among them by eligibility alone; expectations are
     # computed within each joint stratum and summed.
     strata: tuple[str, ...] = ("citizen_type", "age_band")
+    # Strata of the place null: bands of a place basket's number of reports (lower bounds,
+    # ascending, the first 1). A building with many units draws many reports and many distinct
+    # problems; it is compared with places that drew as many reports, not with single houses.
+    # () pools every place basket.
+    place_size_bands: tuple[int, ...] = (1, 2, 3, 5, 10)
+    # and bands of its number of distinct items: a problem that makes a place's basket one of
+    # several problems (a second complaint at a busy building) is compared among baskets of as
+    # many problems, where the most frequent ones are the usual company.
+    place_item_bands: tuple[int, ...] = (1, 2, 3, 4)
     # Benjamini-Hochberg false-discovery rate over every candidate of the run.
     fdr_alpha: float = 0.01
     # A sub-bundle is dropped when a reported super-bundle holds at least this share of it.
@@ -108,6 +117,13 @@ class BundlesConfig:
             "change_tolerance": self.change_tolerance >= 0.0,
             "lookback_days": self.lookback_days >= 0,
             "engine": self.engine in ("auto", "bitset", "fpgrowth"),
+            **{
+                k: not b or (b[0] == 1 and list(b) == sorted(set(b)))
+                for k, b in (
+                    ("place_size_bands", self.place_size_bands),
+                    ("place_item_bands", self.place_item_bands),
+                )
+            },
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
@@ -471,6 +487,9 @@ def load_config(path: str | Path | None) -> Config:
             for key in ("segments", "strata"):
                 if key in values:
                     values[key] = tuple(str(c) for c in values[key] or ())
+            for key in ("place_size_bands", "place_item_bands"):
+                if key in values:
+                    values[key] = tuple(int(b) for b in values[key] or ())
         built[name] = cls(**values)
     config = Config(**built)
     check_time_zone(config.ingest.time_zone, f"{p}: ingest.time_zone")
