@@ -62,6 +62,14 @@ PSEUDONYMIZED_COLUMNS: tuple[str, ...] = (CITIZEN_ID, OFFICIAL)
 EVENT_DATE = "event_date"  # local (analysis time zone) date of started_at; the partition key
 SOURCE = "source"  # name of the source mapping the row came through
 SOURCE_FILE = "source_file"  # the input file the row came from
+# The row's position in its file (1-based): the n-th record of a CSV / JSON Lines / Parquet file
+# (header excluded; a multi-line CSV record counts once), the n-th event of an XES log in
+# document order (traces are contiguous, so it orders by trace, then event within the trace).
+SOURCE_ROW = "source_row"
+# How a case's events are ordered everywhere (step facts, transitions, derived starts,
+# hand-offs, first steps): by time, and at the same instant by the log's own order, as process
+# mining tools do; event_id last, so the order is total.
+CASE_ORDER: tuple[str, ...] = (STARTED_AT, SOURCE_FILE, SOURCE_ROW, EVENT_ID)
 
 # --- vocabularies ---------------------------------------------------------------------------
 CHANNELS: tuple[str, ...] = (
