@@ -6,6 +6,8 @@ Every module refers to columns through these constants, so a rename happens in o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 # --- events (input contract v1, DESIGN.md §3) ---------------------------------------------
 EVENT_ID = "event_id"
 APPLICATION_ID = "application_id"
@@ -70,6 +72,13 @@ SOURCE_ROW = "source_row"
 # hand-offs, first steps): by time, and at the same instant by the log's own order, as process
 # mining tools do; event_id last, so the order is total.
 CASE_ORDER: tuple[str, ...] = (STARTED_AT, SOURCE_FILE, SOURCE_ROW, EVENT_ID)
+
+
+def case_order(columns: Iterable[str]) -> list[str]:
+    """``CASE_ORDER``'s columns that a frame has (hand-made frames may lack the position)."""
+    have = set(columns)
+    return [c for c in CASE_ORDER if c in have]
+
 
 # --- vocabularies ---------------------------------------------------------------------------
 CHANNELS: tuple[str, ...] = (
