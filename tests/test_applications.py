@@ -86,6 +86,7 @@ def _event(
         "30-44",
         "canonical",
         "file:/x",
+        None,
         start.date(),
     )
 

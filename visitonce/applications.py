@@ -63,7 +63,7 @@ def to_applications(
     on-time status is ``no_limit``. ``as_of`` (aware datetime) decides whether an open case is
     already overdue.
     """
-    order = F.struct(F.col(C.STARTED_AT), F.col(C.EVENT_ID))
+    order = F.struct(*C.case_order(events.columns))
     local_date = F.to_date(F.from_utc_timestamp(C.STARTED_AT, time_zone))
     sat_order = F.when(F.col(C.SATISFACTION).isNotNull(), order)
     apps = events.groupBy(C.APPLICATION_ID).agg(
