@@ -250,8 +250,10 @@ def with_basis(observations: DataFrame, *, off_hours_share: float, min_s: float)
     return (
         observations.join(g, GROUP_KEYS)
         .withColumn("basis_fallback", fallback)
-        .withColumn(BASIS, F.when(fallback, F.lit("calendar")).otherwise(F.col(BASIS)))
-        .withColumn(Y, F.when(fallback, F.col(Y_CAL)).otherwise(F.col(Y)))
+        .withColumn(Y, F.when(F.col("basis_fallback"), F.col(Y_CAL)).otherwise(F.col(Y)))
+        .withColumn(
+            BASIS, F.when(F.col("basis_fallback"), F.lit("calendar")).otherwise(F.col(BASIS))
+        )
         .drop("_off_share", "_med_work", "_med_cal")
     )
 
