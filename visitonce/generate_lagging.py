@@ -10,7 +10,8 @@ tuned on. Knobs:
   processing advance in working time, 08:30-17:30 Monday-Friday) or ``"continuous"`` (arrivals
   at any hour of any day, everything in calendar time);
 - ``heterogeneity``: spread of base durations across the items of one department, ``1`` (all
-  alike) to ``100`` (the slowest item is 100x the fastest), log-evenly spaced;
+  alike) to ``100`` (the slowest item is 100x the fastest), log-evenly spaced around the base
+  (``1/sqrt(h)`` to ``sqrt(h)`` times it);
 - ``handoff_hours``: mean hand-off gap before each back-office step;
 - ``nightly_batch``: back-office steps are recorded by a nightly batch: ``ended_at`` is the next
   02:00 local after the work ended, and the next step can start only after that;
@@ -21,7 +22,7 @@ City: departments D1-D3, four items each (``D1_I1``...), steps accept (at a desk
 C2 or C3: waiting and processing), review, approve, deliver (back office). Planted lags (factor
 3, not explained by workload), in ``truth.json`` ``lagging_steps`` as ``{service_item, step,
 department, kind, factor, center}``: D1_I3 review processing, D2_I3 approve hand-off, D2_I4
-deliver processing, and D1_I1 accept waiting at centre C2 only (``center`` set: one hall slower
+approve processing, and D1_I1 accept waiting at centre C2 only (``center`` set: one hall slower
 than the rest). ``understaffed``: ``{department, staffing_factor, slowdown}`` or null. Every
 code (items, departments, steps) can carry a ``prefix`` so that several variants can be
 analysed in one run without sharing anything but the run.
@@ -47,7 +48,7 @@ _BACK_STEPS = (("review", 3.0 * 3600), ("approve", 1.5 * 3600), ("deliver", 0.7 
 _LAGS = (
     ("D1_I3", "review", "processing", 3.0, None),
     ("D2_I3", "approve", "handoff", 3.0, None),
-    ("D2_I4", "deliver", "processing", 3.0, None),
+    ("D2_I4", "approve", "processing", 3.0, None),
     ("D1_I1", "accept", "waiting", 3.0, "C2"),
 )
 _UNDER_DEPT, _UNDER_STAFF, _UNDER_SLOW = "D3", 0.5, 2.2
@@ -97,7 +98,7 @@ def generate_lagging_variant(
     end_local = epoch_local + days * 86_400
     items = []
     for d in _DEPTS:
-        scales = heterogeneity ** np.linspace(0.0, 1.0, 4)
+        scales = heterogeneity ** np.linspace(-0.5, 0.5, 4)
         scales = scales[np.array([0, 1, 3, 2])]  # lags sit in the larger items (I3, I4)
         for k in range(4):
             items.append((f"{prefix}{d}_I{k + 1}", f"{prefix}{d}", float(scales[k])))
