@@ -86,6 +86,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+def _stages_failed() -> type[BaseException]:
+    from visitonce.pipeline import StagesFailed
+
+    return StagesFailed
+
+
 def _generate(
     out_dir: Path, *, events: int, seed: int, days: int, start: str, fmt: str, clean: bool
 ) -> dict[str, Any]:
@@ -175,14 +181,21 @@ def _run(
         start=start,
         end=end,
     )
+    from visitonce.pipeline import StagesFailed
+
     with err.status("starting Spark") as status:
         spark = build_session(master=master)
-        manifest = run_pipeline(
-            spark,
-            req,
-            progress=lambda m: status.update(m),
-            stages=names,
-        )
+        try:
+            manifest = run_pipeline(
+                spark,
+                req,
+                progress=lambda m: status.update(m),
+                stages=names,
+            )
+        except StagesFailed as e:
+            # what the other stages computed is written: say where, then fail with one line
+            _summary(e.manifest, out_dir)
+            raise
     return manifest
 
 
@@ -384,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err.print(f"visitonce: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         return EXIT_USER_ERROR
+    except _stages_failed() as e:
+        err.print(f"visitonce: {e}")
+        return EXIT_INTERNAL
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, not a trace
         if os.environ.get("VISITONCE_DEBUG"):
             raise

@@ -36,6 +36,41 @@ class ReconciliationError(RuntimeError):
     """Row counts do not add up: the run must not be trusted."""
 
 
+class StagesFailed(RuntimeError):
+    """Analytic stages raised; the manifest and the report of the others were still written."""
+
+    def __init__(self, failed: dict[str, str], manifest: dict[str, Any]) -> None:
+        names = ", ".join(f"{k} ({v})" for k, v in failed.items())
+        super().__init__(
+            f"stage(s) failed: {names}; the other stages' tables, manifest.json and the report "
+            "were written (rerun the failed stage(s) with --stages once fixed)"
+        )
+        self.failed = failed
+        self.manifest = manifest
+
+
+# The stages whose failure stops the run: nothing downstream can be trusted without them.
+FOUNDATION = ("applications",)
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one readable line (first line of its message, with its type)."""
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+def failed_section(e: BaseException) -> dict[str, Any]:
+    """The manifest section of a stage that raised (its pages say "failed: <error>")."""
+    return {"status": "failed", "error": one_line(e)}
+
+
+def stage_failed(section: Any) -> str | None:
+    """The one-line error of a failed stage's manifest section, else None."""
+    if isinstance(section, dict) and section.get("status") == "failed":
+        return str(section.get("error") or "failed")
+    return None
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """Everything one run needs; built by the CLI or a job from its arguments."""
@@ -401,9 +436,19 @@ def run_pipeline(
         {t: req.table(t) for t in ("catalog", "roster") if counts["reference"].get(t)}
     )
     sections: dict[str, Any] = {}
+    failed: dict[str, str] = {}
     for name, stage in analytic_stages():
         if stages is None or name in stages or name == "applications":
-            sections[name] = ctx.results[name] = stage(ctx)
+            try:
+                sections[name] = ctx.results[name] = stage(ctx)
+            except Exception as e:
+                if name in FOUNDATION:
+                    raise
+                # One stage's failure costs that stage: the others and the report still run.
+                sections[name] = ctx.results[name] = failed_section(e)
+                failed[name] = one_line(e)
+                say(f"stage {name} failed: {failed[name]}")
+                ctx.spark.catalog.clearCache()
     config_hash = req.config.hash(req.mapping.raw)
     manifest = {
         "manifest_version": 1,
@@ -412,7 +457,8 @@ def run_pipeline(
                 [config_hash, counts["batch"], req.as_of.isoformat(), str(req.start), str(req.end)]
             ).encode()
         ).hexdigest()[:16],
-        "status": "succeeded",
+        "status": "failed" if failed else "succeeded",
+        "failed_stages": failed,
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "as_of": req.as_of.isoformat(),
@@ -436,6 +482,8 @@ def run_pipeline(
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     io.write_text(spark, req.table(MANIFEST), text)
     io.write_text(spark, req.table(f"manifests/{manifest['run_id']}.json"), text)
+    if failed:
+        raise StagesFailed(failed, manifest)
     return manifest
 
 

@@ -73,7 +73,9 @@ def to_reform_priorities(
     city = Window.partitionBy()  # one small row per item: the city averages over applications
 
     def ratio(value: Column, name: str) -> Column:
-        avg = F.sum(value * w).over(city) / F.sum(F.when(value.isNotNull(), w)).over(city)
+        avg = F.try_divide(
+            F.sum(value * w).over(city), F.sum(F.when(value.isNotNull(), w)).over(city)
+        )
         return F.when(avg > 0, value / avg).alias(f"{name}_ratio")
 
     comps = {
@@ -87,7 +89,8 @@ def to_reform_priorities(
     cols = [F.col(f"{k}_ratio") for k in COMPONENTS]
     present = sum(F.when(c.isNotNull(), 1).otherwise(0) for c in cols)
     total = sum(F.coalesce(c, F.lit(0.0)) for c in cols)
-    items = items.withColumn("burden", total / present).withColumn(
+    # an item with no burden component measured has no burden (null), not a division by zero
+    items = items.withColumn("burden", F.try_divide(total, present)).withColumn(
         "priority_score", F.col("n_applications") * F.col("burden")
     )
 
@@ -115,7 +118,8 @@ def to_reform_priorities(
     )
     return (
         items.crossJoin(n_all)
-        .withColumn("share_of_citizens", F.col("n_citizens") / F.col("_all"))
+        # anonymous logs (most 311 data) have no citizen IDs: the share is unknown, not 1/0
+        .withColumn("share_of_citizens", F.try_divide(F.col("n_citizens"), F.col("_all")))
         .drop("_all")
         .join(reach, C.SERVICE_ITEM, "left")
         .withColumn("rank", _rank(city, "priority_score"))

@@ -24,7 +24,19 @@ PAGES = {
 }
 
 
-def environment() -> Environment:
+def failures(manifest: dict[str, Any]) -> dict[str, str]:
+    """Stage -> one-line error of the stages that failed in the run the manifest describes."""
+    from visitonce.pipeline import stage_failed
+
+    out = {}
+    for name, section in (manifest.get("stage_results") or {}).items():
+        error = stage_failed(section)
+        if error:
+            out[name] = error
+    return out
+
+
+def environment(*, failed: dict[str, str] | None = None) -> Environment:
     env = Environment(
         loader=PackageLoader("visitonce.report", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -36,6 +48,11 @@ def environment() -> Environment:
     env.globals["NOT_COMPUTED"] = model.NOT_COMPUTED
     env.globals["PAGES"] = PAGES
     env.globals["show"] = lambda value, kind: fmt.FILTERS[kind](value)
+    # why a page's table is absent: its stage failed in this run, or it was not run
+    failed = failed or {}
+    env.globals["absence"] = lambda stage=None: (
+        f"failed: {failed[stage]}" if stage in failed else model.NOT_COMPUTED
+    )
     return env
 
 
@@ -45,8 +62,8 @@ def department_file(slug: str) -> str:
 
 def render_site(inp: ReportInputs) -> dict[str, str]:
     """Every page of the report, keyed by file name (relative to reports/)."""
-    env = environment()
     m = inp.manifest or {}
+    env = environment(failed=failures(m))
     tz = inp.time_zone
     common: dict[str, Any] = {
         "run": {
