@@ -141,13 +141,33 @@ class LaggingConfig:
     min_cases: int = 20
     # Flag only when observed / expected is at least this (effect size).
     min_effect: float = 2.0
-    # Benjamini-Hochberg false-discovery rate across item-steps.
+    # Benjamini-Hochberg false-discovery rate across every tested comparison row.
     fdr_alpha: float = 0.05
-    # Fewer other items with the same step, kind and setting than this: no fair expectation.
+    # Fewer other items with the same step, kind and setting than this: no peer expectation.
     min_peers: int = 5
     # Back-office working hours (local), on the working days of the calendar.
     work_day_start: str = "08:30"
     work_day_end: str = "17:30"
+    # The judged period: the last judged_days of the data; "history" compares it with the
+    # history_days before it (needs at least history_min_days of data there).
+    judged_days: int = 28
+    history_days: int = 84
+    history_min_days: int = 28
+    # Materiality: a flag needs observed - expected of at least this many seconds (per kind and
+    # setting; multi_day applies when the expectation is a day or more).
+    material_waiting_s: float = 600.0
+    material_desk_s: float = 600.0
+    material_back_office_s: float = 7_200.0
+    material_handoff_s: float = 7_200.0
+    material_multi_day_s: float = 86_400.0
+    # Measurement basis: a back-office item-step is measured in calendar time when more than
+    # this share of its steps start or end outside working hours, or when its working-time
+    # median is under basis_min_s while its calendar median is an hour or more.
+    basis_off_hours_share: float = 0.5
+    basis_min_s: float = 60.0
+    # A department (or centre) whose tested rows are slower than expected by this median ratio
+    # across at least 3 rows is slow across the board: workload, not a lagging step.
+    unit_wide_ratio: float = 1.5
 
 
 @dataclass(frozen=True)

@@ -236,9 +236,29 @@ def _blend(a: str, b: str, t: float) -> str:
 
 LAGGING_COLUMNS = [
     "service_item", "step", "kind", "setting", "department", "n", "n_censored", "observed_s",
-    "observed_lo_s", "observed_hi_s", "expected_s", "excess_ratio", "raw_observed_s",
-    "workload_ratio", "q_value", "flagged", "status", "n_peers", "basis",
+    "observed_lo_s", "observed_hi_s", "expected_s", "excess_ratio", "excess_s", "raw_observed_s",
+    "workload_ratio", "q_value", "flagged", "status", "basis", "comparison", "place",
+    "reference",
 ]  # fmt: skip
+
+
+def comparison_words(r: dict[str, Any]) -> str:
+    """A flag's comparison in words, e.g. "accept waiting at C04: 36.0 min against 12.0 min at
+    the other 4 centres, same item, same weeks"."""
+    what = f"{r['step']} {r['kind']}"
+    obs, exp = fmt.duration(r["observed_s"]), fmt.duration(r["expected_s"])
+    basis = " (calendar time)" if r.get("basis") == "calendar" else " (working time)"
+    ref = r.get("reference") or "comparable steps"
+    comparison = r.get("comparison")
+    if comparison == "places":
+        return f"{what} at {r.get('place')}: {obs} against {exp} at {ref}, same item, same weeks"
+    if comparison == "history":
+        return f"{what}: {obs} against {exp} over {ref}, same item{basis}"
+    if comparison == "rule":
+        return f"{what}: {obs} for this step alone against the {ref}"
+    if comparison == "peers":
+        return f"{what}: {obs} against {exp} expected from {ref}{basis}; weakest basis"
+    return f"{what}: {obs}, no comparison possible"
 
 
 def lagging_page(inp: ReportInputs) -> dict[str, Any]:
@@ -253,6 +273,8 @@ def lagging_page(inp: ReportInputs) -> dict[str, Any]:
     for r in rows:
         by_status[r["status"] or "unknown"] = by_status.get(r["status"] or "unknown", 0) + 1
     ctx["by_status"] = dict(sorted(by_status.items()))
+    for r in rows:
+        r["comparison_text"] = comparison_words(r) if r["flagged"] else None
     flagged = sorted((r for r in rows if r["flagged"]), key=lambda r: -(r["excess_ratio"] or 0.0))
     ctx["flagged"] = flagged
     ctx["insufficient"] = sorted(
