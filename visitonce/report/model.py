@@ -245,20 +245,29 @@ LAGGING_COLUMNS = [
 def comparison_words(r: dict[str, Any]) -> str:
     """A flag's comparison in words, e.g. "accept waiting at C04: 36.0 min against 12.0 min at
     the other 4 centres, same item, same weeks"."""
-    what = f"{r['step']} {r['kind']}"
-    obs, exp = fmt.duration(r["observed_s"]), fmt.duration(r["expected_s"])
-    basis = " (calendar time)" if r.get("basis") == "calendar" else " (working time)"
-    ref = r.get("reference") or "comparable steps"
+    v = {
+        "what": f"{r['step']} {r['kind']}",
+        "obs": fmt.duration(r["observed_s"]),
+        "exp": fmt.duration(r["expected_s"]),
+        "place": r.get("place"),
+        "ref": r.get("reference") or _("comparable steps"),
+        "basis": _(" (calendar time)") if r.get("basis") == "calendar" else _(" (working time)"),
+    }
     comparison = r.get("comparison")
     if comparison == "places":
-        return f"{what} at {r.get('place')}: {obs} against {exp} at {ref}, same item, same weeks"
+        return (
+            _("%(what)s at %(place)s: %(obs)s against %(exp)s at %(ref)s, same item, same weeks")
+            % v
+        )
     if comparison == "history":
-        return f"{what}: {obs} against {exp} over {ref}, same item{basis}"
+        return _("%(what)s: %(obs)s against %(exp)s over %(ref)s, same item%(basis)s") % v
     if comparison == "rule":
-        return f"{what}: {obs} for this step alone against the {ref}"
+        return _("%(what)s: %(obs)s for this step alone against the %(ref)s") % v
     if comparison == "peers":
-        return f"{what}: {obs} against {exp} expected from {ref}{basis}; weakest basis"
-    return f"{what}: {obs}, no comparison possible"
+        return (
+            _("%(what)s: %(obs)s against %(exp)s expected from %(ref)s%(basis)s; weakest basis") % v
+        )
+    return _("%(what)s: %(obs)s, no comparison possible") % v
 
 
 def lagging_page(inp: ReportInputs) -> dict[str, Any]:
