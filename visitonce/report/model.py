@@ -19,7 +19,7 @@ import pandas as pd
 from visitonce.report import fmt, svg
 
 NOT_COMPUTED = "not computed in this run"
-FUNNEL = ("within", "alert", "alarm")
+FUNNEL = ("much_better", "better", "within", "worse", "much_worse")
 
 
 @dataclass
@@ -464,8 +464,9 @@ def _kpi_heat(df: pd.DataFrame | None, *, period: str | None) -> dict[str, Any]:
         "chart": svg.heat_matrix(
             depts, kpis, cells, cell=46,
             title=f"KPIs by department, {period}: funnel status",
-            desc="green = within control limits, amber = alert, red = alarm, grey = not "
-            "available; the value shown is the shrunk KPI",
+            desc="blue = better than expected (dark: beyond the 99.8% limits), pale = within "
+            "the limits, orange = worse (red: beyond the 99.8% limits), grey = not available; "
+            "limits widened for over-dispersion; the value shown is the shrunk KPI",
         ),
     }  # fmt: skip
 
@@ -511,7 +512,7 @@ def department_pages(inp: ReportInputs) -> list[dict[str, Any]]:
                     ratios,
                     title=f"{dept}: KPIs against their expected values (ratio)",
                     unit="× expected",
-                    highlight=[k["funnel_status"] in ("alert", "alarm") for k in mine],
+                    highlight=[k["funnel_status"] in ("worse", "much_worse") for k in mine],
                     reference=1.0,
                     reference_label="expected",
                 ),
