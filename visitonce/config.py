@@ -283,6 +283,13 @@ class ScorecardsConfig:
     # A department scored on fewer KPIs with data than this gets a score but no band (a
     # 311 export without ratings, visits or time limits cannot rate anyone A-E).
     min_kpis_for_band: int = 5
+    # A department-period with fewer applications than this (or fewer KPIs with data than
+    # min_kpis_for_band) gets no score, rank or band: it is listed with its counts as
+    # "too few cases".
+    min_applications: int = 20
+    # Funnel limits widened for over-dispersion (Spiegelhalter 2005): additive (random-effects
+    # variance), multiplicative (phi) or none (raw binomial / normal limits).
+    funnel_overdispersion: str = "additive"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kpis", _merged(SCORECARD_KPI_DEFAULTS, self.kpis, "kpis"))
@@ -309,6 +316,10 @@ class ScorecardsConfig:
             bad.append("tau_floor")
         if self.min_kpis_for_band < 1:
             bad.append("min_kpis_for_band (>= 1)")
+        if self.min_applications < 1:
+            bad.append("min_applications (>= 1)")
+        if self.funnel_overdispersion not in ("additive", "multiplicative", "none"):
+            bad.append("funnel_overdispersion (additive, multiplicative or none)")
         for k, v in self.kpis.items():
             if v["floor"] == v["target"] or v["weight"] < 0:
                 bad.append(f"kpis.{k} (floor != target, weight >= 0)")

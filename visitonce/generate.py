@@ -114,7 +114,9 @@ truth.json keys
   back office) is cut to ``staffing_factor`` on those dates; its steps slow down only through
   workload.
 - ``department_quality``: ``{department: multiplier}`` on all waiting, processing and hand-off
-  times of the department's steps (satisfaction and on-time rates follow).
+  times of the department's steps (satisfaction and on-time rates follow); with
+  ``quality_via`` ``"experience"`` on satisfaction only.
+- ``quality_via``: ``"time"`` or ``"experience"``, the argument used.
 - ``queue_spike``: ``{center, date, hours, arrival_factor}``: counter arrivals at the centre are
   multiplied by ``arrival_factor`` in those local hours of that date (waits rise with them).
 - ``peak_hours``: ``{center: [h1, h2]}``: the two busiest local hours of counter arrivals of each
@@ -147,6 +149,7 @@ malformed lines differ.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -214,6 +217,9 @@ _DEPARTMENT_QUALITY: dict[str, float] = {
     "water": 0.95,
     "hotline_center": 0.8,
 }
+# What department_quality acts on (generate's quality_via): its weight in the satisfaction
+# score; "time" also multiplies every waiting, processing and hand-off time by the quality.
+_QUALITY_VIA: dict[str, float] = {"time": 1.0, "experience": 2.0}
 _CENTERS: tuple[str, ...] = ("C01", "C02", "C03", "C04", "C05")
 _CITY_HALL = 0  # C01 hosts every department's desk; district centres host the busy ones
 _DISTRICT_CENTER_DEPTS = (
@@ -520,6 +526,7 @@ class _Catalog:
     lag_handoff: np.ndarray
     quality: np.ndarray  # by department
     hosted: np.ndarray  # (departments, centres): the department has a desk there
+    quality_via: str = "time"  # what department_quality acts on: see generate(quality_via=)
 
 
 def _catalog() -> _Catalog:
@@ -1089,7 +1096,8 @@ class _Simulation:
         self.same_day = cat.same_day[item]
         self.contact_app = (ch == _COUNTER) | (ch == _SELF)
         self.cxf = 0.6 + 0.2 * cat.cx[item]
-        self.q = cat.quality
+        # department_quality on durations ("time"), or on satisfaction only ("experience")
+        self.q = cat.quality if cat.quality_via == "time" else np.ones_like(cat.quality)
 
         # step templates, with a supplement trip inserted for some applications
         p_sup = cat.supp_p[item] * np.where((ch == _ONLINE) | (ch == _MOBILE), 1.5, 1.0)
@@ -1345,7 +1353,9 @@ class _Simulation:
             - 0.55 * np.log2(1.0 + self.wait_total / 600.0)
             - 1.2 * late
             - 0.5 * np.maximum(self.visits - 1, 0)
-            - 1.5 * (self.q[self.cat.dept[self.item]] - 1.0)
+            - 1.5
+            * _QUALITY_VIA[self.cat.quality_via]
+            * (self.cat.quality[self.cat.dept[self.item]] - 1.0)
             + rng.normal(0.0, 0.6, n)
         )
         score = np.clip(np.round(latent), 1, 5).astype(np.int8)
@@ -1441,6 +1451,7 @@ class _Formatter:
             col.ARRIVED_AT: self.timestamps(rows.arrived),
             col.STARTED_AT: self.timestamps(rows.started),
             col.ENDED_AT: self.timestamps(rows.ended),
+            col.DUE_AT: pa.nulls(len(a), pa.string()),  # the catalog's time limits apply
             col.PHYSICAL_VISIT: self.codes(("false", "true"), rows.physical.astype(np.int64)),
             col.SATISFACTION: self.codes(("0", "1", "2", "3", "4", "5"), sat.astype(np.int64)),
             col.AGE_BAND: self.codes(_AGE_BANDS, age),
@@ -1979,6 +1990,7 @@ def generate(
     chunk_events: int = 500_000,
     progress: Callable[[int, int], None] | None = None,
     multi_report_places: bool = False,
+    quality_via: str = "time",
 ) -> dict:
     """Write a synthetic city's service logs under ``out_dir`` and return the planted truth.
 
@@ -1989,13 +2001,22 @@ def generate(
     written so far (clamped to ``total_events`` = ``n_events``, and equal to it at the end).
     Existing ``events/part-*`` files in ``out_dir`` are replaced. ``multi_report_places`` adds
     busy places with many reports of one problem (truth key ``multi_report_places``).
+    ``quality_via`` says what ``department_quality`` acts on: ``"time"`` (default) waiting,
+    processing and hand-off times (satisfaction and on-time rates follow), ``"experience"``
+    satisfaction only, at twice the weight (durations, on-time rates and backlogs then carry
+    no quality signal): a variant for checking that scores do not lean on one pillar.
 
     Raises:
         ValueError: on bad arguments (n_events < 1000, days < 7, unknown fmt, ...).
     """
     _validate(n_events, seed, start, days, fmt, chunk_events)
+    if quality_via not in _QUALITY_VIA:
+        raise ValueError(
+            f"quality_via must be one of {', '.join(_QUALITY_VIA)}, got {quality_via!r}"
+        )
     out = Path(out_dir)
     world = _build_world(n_events, seed, start, days, multi_report_places)
+    world.cat = dataclasses.replace(world.cat, quality_via=quality_via)
     tm, pop = world.tm, world.pop
 
     n_chunks = max(1, math.ceil(n_events / chunk_events))
@@ -2092,6 +2113,7 @@ def _truth(
             "staffing_factor": _UNDERSTAFFED_FACTOR,
         },
         "department_quality": dict(_DEPARTMENT_QUALITY),
+        "quality_via": world.cat.quality_via,
         "queue_spike": {
             "center": _CENTERS[_SPIKE_CENTER],
             "date": (start + timedelta(days=tm.spike_day)).isoformat(),

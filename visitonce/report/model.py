@@ -20,7 +20,7 @@ from visitonce.report import fmt, i18n, svg
 from visitonce.report.i18n import N_, _
 
 NOT_COMPUTED = N_("not computed in this run")
-FUNNEL = ("within", "alert", "alarm")
+FUNNEL = ("much_better", "better", "within", "worse", "much_worse")
 
 
 @dataclass
@@ -523,8 +523,10 @@ def _kpi_heat(df: pd.DataFrame | None, *, period: str | None) -> dict[str, Any]:
         "chart": svg.heat_matrix(
             depts, kpis, cells, cell=46,
             title=_("KPIs by department, %(period)s: funnel status") % {"period": period},
-            desc=_("green = within control limits, amber = alert, red = alarm, grey = not "
-                   "available; the value shown is the shrunk KPI"),
+            desc=_("blue = better than expected (dark: beyond the 99.8% limits), pale = within "
+                   "the limits, orange = worse (red: beyond the 99.8% limits), grey = not "
+                   "available; limits widened for over-dispersion; the value shown is the "
+                   "shrunk KPI"),
         ),
     }  # fmt: skip
 
@@ -571,7 +573,7 @@ def department_pages(inp: ReportInputs) -> list[dict[str, Any]]:
                     title=_("%(department)s: KPIs against their expected values (ratio)")
                     % {"department": dept},
                     unit=_("× expected"),
-                    highlight=[k["funnel_status"] in ("alert", "alarm") for k in mine],
+                    highlight=[k["funnel_status"] in ("worse", "much_worse") for k in mine],
                     reference=1.0,
                     reference_label=_("expected"),
                 ),

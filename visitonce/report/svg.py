@@ -21,11 +21,14 @@ FONT = (
     "font-family:system-ui,-apple-system,'Segoe UI','Microsoft YaHei','PingFang SC',"
     "'Noto Sans CJK SC','Source Han Sans SC',sans-serif;font-size:12px"
 )
-# Funnel status colours (colour-blind safe pairs with the text label in every cell).
+# Funnel status colours by direction (colour-blind safe blue-orange diverging pairs, with the
+# text label in every cell): better is blue, never the alarm red that only much_worse gets.
 STATUS_COLOURS = {
-    "within": "#4c9f70",
-    "alert": "#e9a23b",
-    "alarm": "#c8423b",
+    "much_better": "#3b7fc4",
+    "better": "#a9cbe8",
+    "within": "#eeeeea",
+    "worse": "#f2b36b",
+    "much_worse": "#c8423b",
     None: "#d0d0d0",
 }
 INK = "#222"
