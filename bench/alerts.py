@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 import time
 from pathlib import Path
 
@@ -70,6 +71,7 @@ def main() -> None:
         SparkSession.builder.master("local[2]")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.pyspark.python", sys.executable)  # workers need pandas
         .getOrCreate()
     )
     names = [n for n in VARIANTS if not a.only or n in a.only.split(",")]
