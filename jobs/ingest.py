@@ -55,14 +55,18 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from visitonce.cli import _user_errors
+    from visitonce.pipeline import StagesFailed
     from visitonce.spark import build_session
 
     args = parse_args(argv)
+    failed = None
     try:
         result = run(build_session(app_name="visitonce-ingest"), args)
     except _user_errors() as e:
         print(f"ingest: error: {e}", file=sys.stderr)
         return 2
+    except StagesFailed as e:  # the others' tables and the manifest are written; fail the task
+        result, failed = e.manifest, e
     for alert in result.get("file_alerts", []):
         print(f"ingest: WARNING: {alert['message']}", file=sys.stderr)
     print(
@@ -81,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     )
+    if failed is not None:
+        print(f"ingest: error: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -88,6 +88,7 @@ def _event(
         "30-44",
         "canonical",
         "file:/x",
+        None,
         start.date(),
     )
 

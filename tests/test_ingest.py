@@ -44,12 +44,14 @@ GOOD = {
 
 
 def raw_frame(spark, rows: list[dict], extra: tuple[str, ...] = ()):
-    """Rows as ``io.read_raw`` gives them: source columns as strings + file + corrupt marker."""
+    """Rows as ``io.read_raw`` gives them: source columns as strings + file + position (the
+    list's order unless a row says) + corrupt marker."""
     names = list(C.EVENT_COLUMNS) + list(extra) + [C.SOURCE_FILE, CORRUPT]
-    schema = ", ".join(f"`{n}` string" for n in names)
+    schema = ", ".join(f"`{n}` string" for n in names) + f", {C.SOURCE_ROW} bigint"
     data = [
         tuple(r.get(n, "file:/in/a.csv" if n == C.SOURCE_FILE else None) for n in names)
-        for r in rows
+        + (r.get(C.SOURCE_ROW, i),)
+        for i, r in enumerate(rows, start=1)
     ]
     return spark.createDataFrame(data, schema)
 
@@ -284,7 +286,7 @@ def test_missing_event_id_is_derived_from_the_event_key(spark) -> None:
     a = dict(GOOD, event_id=None)
     b = dict(a, satisfaction=None, ended_at=None)  # same step, earlier export
     c = dict(a, step="review")
-    ids = [r[C.EVENT_ID] for r in parsed(spark, [a, b, c]).collect()]
+    ids = [r[C.EVENT_ID] for r in parsed(spark, [a, b, c]).orderBy(C.SOURCE_ROW).collect()]
     assert ids[0] == ids[1] != ids[2]
     assert all(i.startswith("d_") for i in ids)
 
@@ -363,6 +365,61 @@ def test_completion_only_logs_start_at_the_previous_event(spark) -> None:
         dt.datetime(2026, 3, 2, 3),
     ]
     assert all(r[C.REASON] is None for r in out)
+
+
+def _tie_log() -> list[dict]:
+    """A completion-only case without event IDs, stamped at midnight as many real logs are:
+    in file order a, c, b, b at one instant, then d. Names sort otherwise than the file."""
+    base = dict(GOOD, event_id=None, arrived_at=None, started_at=None, satisfaction=None)
+    ends = ["2026-03-02", "2026-03-03", "2026-03-03", "2026-03-03", "2026-03-04"]
+    steps = ["a", "c", "b", "b", "d"]
+    return [
+        dict(base, step=s, ended_at=f"{e}T00:00:00+08:00") for s, e in zip(steps, ends, strict=True)
+    ]
+
+
+def test_completion_only_ties_keep_the_log_order_and_repeats_are_events(spark) -> None:
+    mapping = parse_mapping({"name": "ties", "derive": {"started_at": "previous_end"}})
+    tagged = ingest.flag_duplicates(parsed(spark, _tie_log(), mapping=mapping))
+    rows = sorted(tagged.collect(), key=lambda r: r[C.SOURCE_ROW])
+    assert [r[ingest.STATUS] for r in rows] == ["clean"] * 5  # the repeated b is no duplicate
+    assert len({r[C.EVENT_ID] for r in rows}) == 5
+    day = dt.timedelta(days=1)
+    t0 = dt.datetime(2026, 3, 1, 16)  # March 2nd, 00:00 Shanghai, in UTC
+    # c follows a (the log's order), b follows c, the second b the first; d the last b
+    assert [(r[C.STEP], r[C.STARTED_AT] - t0) for r in rows] == [
+        ("a", dt.timedelta(0)),
+        ("c", dt.timedelta(0)),
+        ("b", day),
+        ("b", day),
+        ("d", day),
+    ]
+
+
+def test_the_same_export_in_another_file_is_a_duplicate_row_for_row(spark) -> None:
+    mapping = parse_mapping({"name": "ties", "derive": {"started_at": "previous_end"}})
+    first = _tie_log()
+    # the same bytes under another name
+    again = [dict(r, source_file="file:/in/b.csv", source_row=i) for i, r in enumerate(first, 1)]
+    later = dict(
+        first[-1], step="e", ended_at="2026-03-05T00:00:00+08:00", source_file="file:/in/b.csv"
+    )
+    tagged = ingest.flag_duplicates(
+        parsed(spark, [*first, *again, dict(later, source_row=6)], mapping=mapping)
+    ).collect()
+    by_file: dict[str, list] = {}
+    for r in sorted(tagged, key=lambda r: r[C.SOURCE_ROW]):
+        by_file.setdefault(r[C.SOURCE_FILE], []).append(r)
+    a, b = by_file["file:/in/a.csv"], by_file["file:/in/b.csv"]
+    assert [r[ingest.STATUS] for r in a] == ["clean"] * 5
+    # the copies are exact (same IDs, same derived starts); the new event of file b is kept
+    assert [(r[ingest.STATUS], r[ingest.DUPLICATE_KIND]) for r in b] == [
+        *[("duplicate", "exact")] * 5,
+        ("clean", None),
+    ]
+    assert [r[C.EVENT_ID] for r in a] == [r[C.EVENT_ID] for r in b[:5]]
+    # the new event follows the log's last event (d, March 4th), not a copy
+    assert b[5][C.STARTED_AT] == dt.datetime(2026, 3, 3, 16)
 
 
 def test_physical_visit_derived_from_channel(spark) -> None:

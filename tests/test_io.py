@@ -15,7 +15,8 @@ CANONICAL = SourceMapping(name="canonical")
 
 
 def _rows(raw) -> list[dict]:
-    cols = [c for c in raw.df.columns if c not in (C.SOURCE_FILE, io.CORRUPT, io.FIELDS_PRESENT)]
+    skip = (C.SOURCE_FILE, C.SOURCE_ROW, io.CORRUPT, io.FIELDS_PRESENT)
+    cols = [c for c in raw.df.columns if c not in skip]
     return sorted((r.asDict() for r in raw.df.select(*cols).collect()), key=lambda r: r["event_id"])
 
 
@@ -36,6 +37,50 @@ def test_byte_order_mark_and_gzip(spark, tmp_path: Path) -> None:
     raw = io.read_raw(spark, str(tmp_path), mapping=CANONICAL)
     assert [r["event_id"] for r in _rows(raw)] == ["E1", "E2", "E3"]
     assert len(raw.files) == 2
+
+
+def _positions(raw) -> dict[str, list[tuple[int, str]]]:
+    """Per file name: (source_row, event_id) in source_row order."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for r in raw.df.select(C.SOURCE_FILE, C.SOURCE_ROW, "event_id").collect():
+        out.setdefault(Path(r[0]).name, []).append((r[1], r[2]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+@pytest.fixture()
+def small_splits(spark):
+    """Files read as many small splits, spread over tasks, as a large file on a cluster is."""
+    keys = ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes")
+    old = {k: spark.conf.get(k) for k in keys}
+    spark.conf.set(keys[0], "512")
+    spark.conf.set(keys[1], "0")
+    yield
+    for k, v in old.items():
+        spark.conf.set(k, v)
+
+
+def test_source_row_is_the_record_number_in_its_file(spark, tmp_path: Path, small_splits) -> None:
+    n = 400  # about 7 KB: 14 splits of 512 bytes
+    body = "".join(f"E{i:04d},step{i % 7},2026-03-02T09:00:00Z\n" for i in range(1, n + 1))
+    (tmp_path / "day1.csv").write_text("event_id,step,started_at\n" + body)
+    (tmp_path / "again.csv").write_text("event_id,step,started_at\n" + body)  # same export
+    assert spark.read.csv(str(tmp_path)).rdd.getNumPartitions() > 4  # the scan is split
+    raw = io.read_raw(spark, str(tmp_path), mapping=CANONICAL)
+    expected = [(i, f"E{i:04d}") for i in range(1, n + 1)]
+    assert _positions(raw) == {"day1.csv": expected, "again.csv": expected}
+
+
+def test_source_row_counts_a_multiline_record_once_and_numbers_json_lines(
+    spark, tmp_path: Path
+) -> None:
+    (tmp_path / "a.csv").write_text('event_id,note\nE1,"two\nlines"\nE2,x\n\nE3,y\n')
+    multi = SourceMapping(name="m", multiline=True)
+    assert _positions(io.read_raw(spark, str(tmp_path / "a.csv"), mapping=multi)) == {
+        "a.csv": [(1, "E1"), (2, "E2"), (3, "E3")]
+    }
+    (tmp_path / "b.jsonl").write_text('{"event_id": "J1"}\n{"event_id": "J2"}\nnot json\n')
+    got = _positions(io.read_raw(spark, str(tmp_path / "b.jsonl"), mapping=CANONICAL))
+    assert got == {"b.jsonl": [(1, "J1"), (2, "J2"), (3, None)]}
 
 
 def test_empty_hidden_and_underscore_files_are_skipped(spark, tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ def test_rows_use_pm4py_names_pair_lifecycles_and_keep_case_attributes() -> None
             "lifecycle:transition": "complete",
             "time:timestamp": "2026-03-02T09:20:00+08:00",
             "start_timestamp": "2026-03-02T09:00:00+08:00",
+            "source_row": "2",  # the complete's number in the log
         },
         # started, never completed: an open step, its schedule folded in
         {
@@ -79,6 +80,7 @@ def test_rows_use_pm4py_names_pair_lifecycles_and_keep_case_attributes() -> None
             "time:timestamp": None,
             "start_timestamp": "2026-03-02T10:00:00+08:00",
             "schedule_timestamp": "2026-03-02T09:30:00+08:00",
+            "source_row": "4",
         },
         # completion-only: no start_timestamp (derived by the mapping)
         {
@@ -86,6 +88,7 @@ def test_rows_use_pm4py_names_pair_lifecycles_and_keep_case_attributes() -> None
             "concept:name": "accept",
             "time:timestamp": "2026-03-03T09:00:00+08:00",
             "cost": "12",
+            "source_row": "5",  # numbered across traces, in document order
         },
     ]
     assert (stats.traces, stats.events, stats.rows, stats.paired) == (2, 5, 3, 2)

@@ -66,7 +66,7 @@ def to_applications(
     """
     if C.DUE_AT not in events.columns:  # events written before the column existed
         events = events.withColumn(C.DUE_AT, F.lit(None).cast("timestamp"))
-    order = F.struct(F.col(C.STARTED_AT), F.col(C.EVENT_ID))
+    order = F.struct(*C.case_order(events.columns))
     local_date = F.to_date(F.from_utc_timestamp(C.STARTED_AT, time_zone))
     sat_order = F.when(F.col(C.SATISFACTION).isNotNull(), order)
     apps = events.groupBy(C.APPLICATION_ID).agg(

@@ -73,9 +73,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from visitonce.io import InputError
     from visitonce.pipeline import ReconciliationError
     from visitonce.pseudonym import MissingKeyError
+    from visitonce.spark import ExecutorEnvironmentError
 
     return (
         UserError,
+        ExecutorEnvironmentError,
         ConfigError,
         InputError,
         MissingKeyError,
@@ -84,6 +86,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         FileNotFoundError,
         PermissionError,
     )
+
+
+def _stages_failed() -> type[BaseException]:
+    from visitonce.pipeline import StagesFailed
+
+    return StagesFailed
 
 
 def _generate(
@@ -158,6 +166,7 @@ def _run(
     start: str | None = None,
     end: str | None = None,
     stages: str | None = None,
+    language: str | None = None,
 ) -> dict[str, Any]:
     from visitonce.pipeline import check_stages, make_request, run_pipeline
     from visitonce.spark import build_session
@@ -174,15 +183,23 @@ def _run(
         as_of=as_of,
         start=start,
         end=end,
+        language=language,
     )
+    from visitonce.pipeline import StagesFailed
+
     with err.status("starting Spark") as status:
         spark = build_session(master=master)
-        manifest = run_pipeline(
-            spark,
-            req,
-            progress=lambda m: status.update(m),
-            stages=names,
-        )
+        try:
+            manifest = run_pipeline(
+                spark,
+                req,
+                progress=lambda m: status.update(m),
+                stages=names,
+            )
+        except StagesFailed as e:
+            # what the other stages computed is written: say where, then fail with one line
+            _summary(e.manifest, out_dir)
+            raise
     return manifest
 
 
@@ -255,6 +272,14 @@ def run_cmd(
             "always runs).",
         ),
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of the HTML reports: en or zh-CN (default: the config's "
+            "reports.language, else en). Messages here stay English.",
+        ),
+    ] = None,
 ) -> None:
     """Run the pipeline: ingest, then the analytic stages."""
     manifest = _run(
@@ -269,6 +294,7 @@ def run_cmd(
         start=start,
         end=end,
         stages=stages,
+        language=language,
     )
     _summary(manifest, out_dir)
 
@@ -330,9 +356,20 @@ def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Demo folder.")] = Path("demo-out"),
     events: Annotated[int, typer.Option("--events", help="Events to generate.")] = 100_000,
     master: Annotated[str | None, typer.Option("--master", help="Spark master URL.")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of the HTML reports: en or zh-CN (default: en). Messages here "
+            "stay English.",
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic city and run the whole pipeline on it."""
+    from visitonce.pipeline import check_language
     from visitonce.pseudonym import KEY_ENV
+
+    check_language(language)  # before generating anything
 
     landing, warehouse = out_dir / "landing", out_dir / "warehouse"
     truth = _generate(
@@ -354,6 +391,7 @@ def demo_cmd(
         master=master,
         source="canonical",
         as_of=truth["period_end"],
+        language=language,
     )
     _summary(manifest, str(warehouse.resolve()))
     out.print(f"planted truth: {landing.resolve() / 'truth.json'}")
@@ -384,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err.print(f"visitonce: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         return EXIT_USER_ERROR
+    except _stages_failed() as e:
+        err.print(f"visitonce: {e}")
+        return EXIT_INTERNAL
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, not a trace
         if os.environ.get("VISITONCE_DEBUG"):
             raise

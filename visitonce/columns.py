@@ -6,6 +6,9 @@ Every module refers to columns through these constants, so a rename happens in o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 # --- events (input contract v1, DESIGN.md §3) ---------------------------------------------
 EVENT_ID = "event_id"
 APPLICATION_ID = "application_id"
@@ -66,6 +69,33 @@ PSEUDONYMIZED_COLUMNS: tuple[str, ...] = (CITIZEN_ID, OFFICIAL)
 EVENT_DATE = "event_date"  # local (analysis time zone) date of started_at; the partition key
 SOURCE = "source"  # name of the source mapping the row came through
 SOURCE_FILE = "source_file"  # the input file the row came from
+# The row's position in its file (1-based): the n-th record of a CSV / JSON Lines / Parquet file
+# (header excluded; a multi-line CSV record counts once), the n-th event of an XES log in
+# document order (traces are contiguous, so it orders by trace, then event within the trace).
+SOURCE_ROW = "source_row"
+# How a case's events are ordered everywhere (step facts, transitions, hand-offs, first steps):
+# by start, then end (an open step after the closed ones), and at the same instants by the log's
+# own order, as pm4py does (it sorts stably by start, then end); event_id last, so the order is
+# total. With derived starts (completion-only logs) the start and end follow the chain in which
+# the starts were derived, (end, position), so the two orders agree.
+CASE_ORDER: tuple[str, ...] = (STARTED_AT, ENDED_AT, SOURCE_FILE, SOURCE_ROW, EVENT_ID)
+
+
+def case_order(columns: Iterable[str]) -> list[Any]:
+    """``CASE_ORDER`` as Spark sort keys, for the columns a frame has (hand-made frames may lack
+    the position); usable in a window's ``orderBy`` and in a ``struct`` for ``min_by``."""
+    from pyspark.sql import functions as F
+
+    have = set(columns)
+    keys: list[Any] = []
+    for c in CASE_ORDER:
+        if c not in have:
+            continue
+        if c == ENDED_AT:
+            keys.append(F.col(c).isNull())  # nulls last, as pandas sorts them
+        keys.append(F.col(c))
+    return keys
+
 
 # --- vocabularies ---------------------------------------------------------------------------
 CHANNELS: tuple[str, ...] = (

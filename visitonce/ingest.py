@@ -56,7 +56,8 @@ def _map_values(col: Column, mapping: dict[str, str], default: str | None) -> Co
 
 
 def to_canonical(raw: DataFrame, *, mapping: SourceMapping) -> DataFrame:
-    """Apply a source mapping: contract columns (strings), ``source_file`` and ``_corrupt_record``.
+    """Apply a source mapping: contract columns (strings), ``source_file``, ``source_row`` and
+    ``_corrupt_record``.
 
     Needs the source's columns as strings plus ``source_file`` and ``_corrupt_record`` (as
     ``io.read_raw`` gives them). Values are trimmed; the mapping's null markers become null;
@@ -93,7 +94,13 @@ def to_canonical(raw: DataFrame, *, mapping: SourceMapping) -> DataFrame:
         source = F.col(f"`{d.column}`") if d.column in raw.columns else F.lit(None)
         cols.append(_nullify(source.cast("string"), mapping.null_values).alias(f"{_DUR}{i}"))
     extra = [F.col(FIELDS_PRESENT)] if FIELDS_PRESENT in raw.columns else []
-    return raw.select(*cols, F.col(C.SOURCE_FILE), F.col(CORRUPT), *extra)
+    return raw.select(*cols, F.col(C.SOURCE_FILE), _source_row(raw), F.col(CORRUPT), *extra)
+
+
+def _source_row(df: DataFrame) -> Column:
+    """The row's position in its file (``io.read_raw`` gives it; null for hand-made frames)."""
+    present = C.SOURCE_ROW in df.columns
+    return (F.col(C.SOURCE_ROW) if present else F.lit(None)).cast("long").alias(C.SOURCE_ROW)
 
 
 def _row_key(raw: DataFrame, names: Sequence[str]) -> Column:
@@ -104,7 +111,8 @@ def _row_key(raw: DataFrame, names: Sequence[str]) -> Column:
         for n in names
     ]
     digest = F.substring(F.sha2(F.concat_ws("\u001f", *values), 256), 1, 24)
-    nth = F.row_number().over(Window.partitionBy(C.SOURCE_FILE, digest).orderBy(digest))
+    order = F.col(C.SOURCE_ROW) if C.SOURCE_ROW in raw.columns else digest
+    nth = F.row_number().over(Window.partitionBy(C.SOURCE_FILE, digest).orderBy(order))
     return F.concat(F.lit("r_"), digest, F.lit("_"), nth.cast("string"))
 
 
@@ -178,6 +186,38 @@ def _reason(cond: Column, code: str) -> Column:
     return F.when(cond, F.lit(code))
 
 
+def derived_event_id() -> Column:
+    """An event's ID where the source has none: ``d_`` + a digest of what the event is + ``_`` +
+    its occurrence number among the rows of its file that are the same event at the same time.
+
+    The digest covers ``application_id, step, department`` and the event's own recorded time
+    (its given ``started_at``, else its ``ended_at``: a completion-only log's start is derived
+    from its neighbours, not recorded). The occurrence number counts, in file order
+    (``source_row``), the rows of the file with that digest and the same ``ended_at``. So an
+    activity repeated at one instant gives distinct events; the same rows delivered again in
+    another file get the same IDs (duplicates), and an open step's export and its later closed
+    export share an ID (the closed version is kept), as before. Needs typed timestamps, not yet
+    derived.
+    """
+    own_time = F.coalesce(F.col(C.STARTED_AT), F.col(C.ENDED_AT))
+    digest = F.substring(
+        F.sha2(
+            F.concat_ws(
+                "|",
+                F.col(C.APPLICATION_ID),
+                F.col(C.STEP),
+                F.col(C.DEPARTMENT),
+                F.unix_micros(own_time).cast("string"),
+            ),
+            256,
+        ),
+        1,
+        32,
+    )
+    same = Window.partitionBy(C.SOURCE_FILE, digest, C.ENDED_AT).orderBy(C.SOURCE_ROW)
+    return F.concat(F.lit("d_"), digest, F.lit("_"), F.row_number().over(same).cast("string"))
+
+
 def with_parsed(
     df: DataFrame,
     *,
@@ -221,15 +261,29 @@ def with_parsed(
         out = out.withColumn(d.target, F.coalesce(F.col(d.target), derived))
         dur_bad.append(F.col(f"{_DUR}{i}").isNotNull() & seconds.isNull())
 
+    out = out.withColumn(C.EVENT_ID, F.coalesce(F.col(C.EVENT_ID), derived_event_id()))
     if mapping.started_at_from_previous:
-        # Completion-only logs (most XES): a step starts when the case's previous event ended.
-        w = Window.partitionBy(C.APPLICATION_ID).orderBy(C.ENDED_AT, C.STEP)
-        out = out.withColumn(
-            C.STARTED_AT,
-            F.coalesce(F.col(C.STARTED_AT), F.lag(C.ENDED_AT).over(w), F.col(C.ENDED_AT)),
-        ).withColumn(
-            f"_raw_{C.STARTED_AT}",
-            F.coalesce(F.col(f"_raw_{C.STARTED_AT}"), F.col(C.STARTED_AT).cast("string")),
+        # Completion-only logs (most XES): a step starts when the case's previous event ended,
+        # the previous in time and, at the same instant, in the log's order (pm4py's). Copies
+        # of an event (another file repeating it) are chained apart, layer by layer, so a copy
+        # never becomes its own original's predecessor and gets the original's start.
+        copy = F.row_number().over(
+            Window.partitionBy(C.APPLICATION_ID, C.EVENT_ID).orderBy(C.SOURCE_FILE, C.SOURCE_ROW)
+        )
+        out = out.withColumn("_copy", copy)
+        w = Window.partitionBy(C.APPLICATION_ID, "_copy").orderBy(
+            C.ENDED_AT, C.SOURCE_FILE, C.SOURCE_ROW
+        )
+        out = (
+            out.withColumn(
+                C.STARTED_AT,
+                F.coalesce(F.col(C.STARTED_AT), F.lag(C.ENDED_AT).over(w), F.col(C.ENDED_AT)),
+            )
+            .withColumn(
+                f"_raw_{C.STARTED_AT}",
+                F.coalesce(F.col(f"_raw_{C.STARTED_AT}"), F.col(C.STARTED_AT).cast("string")),
+            )
+            .drop("_copy")
         )
 
     pv_raw = F.col(C.PHYSICAL_VISIT)
@@ -333,24 +387,6 @@ def with_parsed(
         .withColumn(C.DETAIL, F.try_element_at(details, F.lit(1)))
     )
 
-    derived_id = F.concat(
-        F.lit("d_"),
-        F.substring(
-            F.sha2(
-                F.concat_ws(
-                    "|",
-                    F.col(C.APPLICATION_ID),
-                    F.col(C.STEP),
-                    F.col(C.DEPARTMENT),
-                    F.unix_micros(F.col(C.STARTED_AT)).cast("string"),
-                ),
-                256,
-            ),
-            1,
-            32,
-        ),
-    )
-    out = out.withColumn(C.EVENT_ID, F.coalesce(F.col(C.EVENT_ID), derived_id))
     out = out.withColumn(C.EVENT_DATE, F.to_date(F.from_utc_timestamp(C.STARTED_AT, time_zone)))
     out = out.withColumn(C.SOURCE, F.lit(mapping.name))
     scratch = [c for c in out.columns if c.startswith(("_raw_", _DUR))] + [
@@ -373,12 +409,12 @@ def flag_duplicates(
 
     Needs ``with_parsed``'s output. Among valid rows with the same ``(source, event_id)`` one is
     kept: the most complete version (a closed step over its earlier open export, then the later
-    end, then more filled fields, then a fixed order of values, so the choice is deterministic).
-    The others are ``exact`` duplicates when every contract value equals the kept row's,
-    otherwise ``same_event`` (another version of the same step). Quarantined rows are never
-    deduplicated: each one is kept with its reason. With an ``interval`` [start, end) (aware
-    datetimes, either may be None), valid rows whose ``started_at`` lies outside it are
-    ``out_of_interval``: they belong to another scheduled run.
+    end, then more filled fields, then a fixed order of values, then the first file and
+    position, so the choice is deterministic). The others are ``exact`` duplicates when every
+    contract value equals the kept row's, otherwise ``same_event`` (another version of the same
+    step). Quarantined rows are never deduplicated: each one is kept with its reason. With an
+    ``interval`` [start, end) (aware datetimes, either may be None), valid rows whose
+    ``started_at`` lies outside it are ``out_of_interval``: they belong to another scheduled run.
     """
     row = F.struct(*[F.col(c) for c in C.EVENT_COLUMNS])
     filled = sum((F.col(c).isNotNull().cast("int") for c in C.EVENT_COLUMNS), F.lit(0))
@@ -390,8 +426,14 @@ def flag_duplicates(
         inside = inside & (F.col(C.STARTED_AT) < F.lit(_utc(end)).cast("timestamp"))
     valid = F.col(C.REASON).isNull()
     eligible = valid & inside
+    # Between identical copies, the first delivered (file, then position) is the one kept.
     w = Window.partitionBy(eligible, C.SOURCE, C.EVENT_ID).orderBy(
-        F.col(C.ENDED_AT).isNull(), F.col(C.ENDED_AT).desc(), filled.desc(), row
+        F.col(C.ENDED_AT).isNull(),
+        F.col(C.ENDED_AT).desc(),
+        filled.desc(),
+        row,
+        C.SOURCE_FILE,
+        C.SOURCE_ROW,
     )
     # Structs compare field by field in the JVM: exact and ordered without serializing rows.
     out = df.withColumn("_row", row).withColumn("_rn", F.row_number().over(w))

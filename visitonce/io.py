@@ -10,7 +10,8 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -68,6 +69,12 @@ def exists(spark: SparkSession, uri: str) -> bool:
     return bool(fs.exists(path))
 
 
+def has_data(spark: SparkSession, uri: str) -> bool:
+    """Whether a table folder holds at least one data file (a partitioned table written from
+    no rows is an empty folder, which Spark cannot read)."""
+    return exists(spark, uri) and bool(list_files(spark, uri))
+
+
 def write_text(spark: SparkSession, uri: str, text: str) -> None:
     """Write a small text file (manifest), replacing it atomically where the store allows."""
     fs, path = _hadoop_path(spark, uri)
@@ -112,9 +119,11 @@ def detect_format(files: list[str], declared: str) -> str:
 
 @dataclass(frozen=True)
 class RawInput:
-    """Raw rows as strings, with the source file and a malformed-row flag."""
+    """Raw rows as strings, with the source file, the row's position in it and a malformed-row
+    flag."""
 
-    # source columns (strings) + source_file + _corrupt_record (string or null) + _fields_present
+    # source columns (strings) + source_file + source_row (long) + _corrupt_record (string or
+    # null) + _fields_present
     df: DataFrame
     files: list[str]
     format: str
@@ -158,7 +167,9 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
                 + [T.StructField(CORRUPT, T.StringType())]
             )
             frame = reader.schema(schema).option("columnNameOfCorruptRecord", CORRUPT).csv(group)
-            frames.append(frame.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path")))
+            frames.append(
+                _with_scan_order(frame.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path")))
+            )
         df = frames[0]
         for other in frames[1:]:
             df = df.unionByName(other, allowMissingColumns=True)
@@ -173,6 +184,14 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
         )
         if CORRUPT not in df.columns:
             df = df.withColumn(CORRUPT, F.lit(None).cast("string"))
+        elif df.columns == [CORRUPT]:
+            # Not one line parsed (another encoding, not JSON at all): Spark refuses queries on
+            # the corrupt-record column alone unless the parsed rows are kept, so keep them,
+            # with what only the scan knows (file, position); every row is a malformed_row.
+            scanned = df.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path"))
+            return _finish_raw(
+                _with_scan_order(scanned).persist(StorageLevel.MEMORY_AND_DISK), files, fmt
+            )
         df = df.select(*[_as_string(df, c) for c in df.columns])
     elif fmt == "xes":
         # Parsed as a stream on the driver (bounded memory) into Parquet chunks that Spark reads;
@@ -188,13 +207,50 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
         raise InputError(f"unsupported format {fmt}")
     if C.SOURCE_FILE not in df.columns:
         df = df.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path"))
+    return _finish_raw(df, files, fmt)
+
+
+def _finish_raw(df: DataFrame, files: list[str], fmt: str) -> RawInput:
+    """Add ``source_row`` and the count of parsed fields to rows read with their file."""
+    if C.SOURCE_ROW in df.columns:  # XES: the event's number in the log, from the parser
+        df = df.withColumn(C.SOURCE_ROW, F.col(C.SOURCE_ROW).cast("long"))
+    else:
+        if _SPLIT not in df.columns:
+            df = _with_scan_order(df)
+        df = _with_source_row(df)
     # How many fields of the row parsed. Carried to the end of ingest, it also keeps every file's
     # real columns in the query: Spark refuses a raw CSV/JSON query that reads only the
     # corrupt-record column, which happens when a file shares no column with the mapping.
-    data = [c for c in df.columns if c not in (CORRUPT, C.SOURCE_FILE)]
+    data = [c for c in df.columns if c not in (CORRUPT, C.SOURCE_FILE, C.SOURCE_ROW)]
     present = sum((F.col(f"`{c}`").isNotNull().cast("int") for c in data), F.lit(0))
     df = df.withColumn(FIELDS_PRESENT, present)
     return RawInput(df=df, files=files, format=fmt)
+
+
+_SPLIT, _SCAN_ID = "_split_start", "_scan_id"
+
+
+def _with_scan_order(df: DataFrame) -> DataFrame:
+    """Mark each row with its file split's first byte and an ID increasing within its task.
+
+    Spark reads a file as splits (byte ranges; a compressed or multi-line file is one split), a
+    split in one task, its rows in file order. So (split start, ID) orders a file's rows as the
+    file does, however the splits are spread over tasks. Must be taken straight off the scan.
+    """
+    return df.withColumn(_SPLIT, F.col("_metadata.file_block_start")).withColumn(
+        _SCAN_ID, F.monotonically_increasing_id()
+    )
+
+
+def _with_source_row(df: DataFrame) -> DataFrame:
+    """Add ``source_row``: the row's record number in its file (1-based), from the scan order.
+
+    ``monotonically_increasing_id`` alone is no position (it jumps between tasks, and tasks
+    do not follow the file); numbered in (split start, ID) order within the file, it is the
+    file's own order, the same on every read of the same bytes.
+    """
+    w = Window.partitionBy(C.SOURCE_FILE).orderBy(_SPLIT, _SCAN_ID)
+    return df.withColumn(C.SOURCE_ROW, F.row_number().over(w).cast("long")).drop(_SPLIT, _SCAN_ID)
 
 
 def _stage_xes(files: list[str]) -> str:

@@ -36,6 +36,52 @@ class ReconciliationError(RuntimeError):
     """Row counts do not add up: the run must not be trusted."""
 
 
+class StagesFailed(RuntimeError):
+    """Analytic stages raised; the manifest and the report of the others were still written."""
+
+    def __init__(self, failed: dict[str, str], manifest: dict[str, Any]) -> None:
+        names = ", ".join(f"{k} ({v})" for k, v in failed.items())
+        super().__init__(
+            f"stage(s) failed: {names}; the other stages' tables, manifest.json and the report "
+            "were written (rerun the failed stage(s) with --stages once fixed)"
+        )
+        self.failed = failed
+        self.manifest = manifest
+
+
+# The stages whose failure stops the run: nothing downstream can be trusted without them.
+FOUNDATION = ("applications",)
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one readable line (first line of its message, with its type)."""
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+def failed_section(e: BaseException) -> dict[str, Any]:
+    """The manifest section of a stage that raised (its pages say "failed: <error>")."""
+    return {"status": "failed", "error": one_line(e)}
+
+
+def stage_note(section: Any) -> tuple[str, str] | None:
+    """Why a stage's tables are not to be shown: ("failed", error) or ("skipped", reason)
+    from its manifest section; None for a stage that ran."""
+    if not isinstance(section, dict):
+        return None
+    if section.get("status") == "failed":
+        return "failed", str(section.get("error") or "unknown error")
+    if section.get("status") == "skipped":
+        return "skipped", str(section.get("reason") or "nothing to analyse")
+    return None
+
+
+NO_EVENTS = (
+    "no clean events in the warehouse (every row read was quarantined or a duplicate; see "
+    "quarantine/ and the manifest's quarantine_reasons)"
+)
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """Everything one run needs; built by the CLI or a job from its arguments."""
@@ -401,9 +447,27 @@ def run_pipeline(
         {t: req.table(t) for t in ("catalog", "roster") if counts["reference"].get(t)}
     )
     sections: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    # A first run whose every row was quarantined leaves nothing to analyse: the stages say so
+    # (and the report shows it), rather than failing to read an empty table.
+    empty = not io.has_data(spark, req.table("events"))
     for name, stage in analytic_stages():
         if stages is None or name in stages or name == "applications":
-            sections[name] = ctx.results[name] = stage(ctx)
+            if empty and name != "reports":
+                sections[name] = ctx.results[name] = {"status": "skipped", "reason": NO_EVENTS}
+                if name == "applications":
+                    sections[name]["rows"] = 0
+                continue
+            try:
+                sections[name] = ctx.results[name] = stage(ctx)
+            except Exception as e:
+                if name in FOUNDATION:
+                    raise
+                # One stage's failure costs that stage: the others and the report still run.
+                sections[name] = ctx.results[name] = failed_section(e)
+                failed[name] = one_line(e)
+                say(f"stage {name} failed: {failed[name]}")
+                ctx.spark.catalog.clearCache()
     config_hash = req.config.hash(req.mapping.raw)
     manifest = {
         "manifest_version": 1,
@@ -412,7 +476,8 @@ def run_pipeline(
                 [config_hash, counts["batch"], req.as_of.isoformat(), str(req.start), str(req.end)]
             ).encode()
         ).hexdigest()[:16],
-        "status": "succeeded",
+        "status": "failed" if failed else "succeeded",
+        "failed_stages": failed,
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "as_of": req.as_of.isoformat(),
@@ -436,6 +501,8 @@ def run_pipeline(
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     io.write_text(spark, req.table(MANIFEST), text)
     io.write_text(spark, req.table(f"manifests/{manifest['run_id']}.json"), text)
+    if failed:
+        raise StagesFailed(failed, manifest)
     return manifest
 
 
@@ -503,6 +570,15 @@ def parse_local_date(value: str | None, *, flag: str, time_zone: str) -> dt.date
     return local_date(parse_time(value, flag=flag, time_zone=time_zone), time_zone=time_zone)
 
 
+def check_language(language: str | None) -> str | None:
+    """A --lang value, checked (ConfigError naming the choices); None stays None."""
+    from visitonce.config import REPORT_LANGUAGES, ConfigError
+
+    if language is not None and language not in REPORT_LANGUAGES:
+        raise ConfigError(f"--lang {language!r}: use one of {', '.join(REPORT_LANGUAGES)}")
+    return language
+
+
 def make_request(
     *,
     events: str,
@@ -514,17 +590,19 @@ def make_request(
     as_of: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    language: str | None = None,
 ) -> RunRequest:
-    """Validate command-line style arguments into a RunRequest, before any Spark work.
+    """Validate command-line style arguments into a RunRequest, before any Spark work
+    (``language``: a --lang option over the config's reports.language).
 
     Raises ConfigError / InputError / MissingKeyError with one-line, actionable messages.
     """
-    from visitonce.config import ConfigError, load_config
+    from visitonce.config import ConfigError, load_config, with_report_language
     from visitonce.mapping import load_mapping
     from visitonce.pseudonym import key_from_env
 
     key = key_from_env()
-    config = load_config(config_file)
+    config = with_report_language(load_config(config_file), check_language(language))
     mapping = load_mapping(source)
     io.check_local_input(events, what="events input", flag="--events")
     if catalog:

@@ -14,7 +14,8 @@ case's previous event by the mapping). A start never completed is a row still op
 ``time:timestamp``); a schedule never started or completed is a row with neither time, which
 validation quarantines (``missing_required``). Every other transition (``suspend``,
 ``ate_abort``, …) is a row of its own. So ``rows + paired == events``, which
-``XesStats`` records for the manifest's reconciliation.
+``XesStats`` records for the manifest's reconciliation. Each row carries ``source_row``, the
+number of its event in the log (1-based, document order; a complete's for a paired row).
 
 ``to_parquet`` writes the rows of many logs as Parquet chunks of bounded size (all columns
 strings), for ``io.read_raw`` to read with Spark.
@@ -39,6 +40,9 @@ TIMESTAMP = "time:timestamp"
 NAME = "concept:name"
 INSTANCE = "concept:instance"
 TRANSITION = "lifecycle:transition"
+# The event's number in the log (1-based, document order): its position, which breaks ties
+# between equal timestamps as the log's own order does (a paired row has its complete's).
+POSITION = "source_row"
 
 
 @dataclass
@@ -145,6 +149,7 @@ def iter_rows(
         depth = 0
         trace_depth = -1
         events: list[dict[str, str]] = []
+        position = 0
         for kind, elem in ET.iterparse(stream, events=("start", "end")):
             tag = _local(elem.tag)
             if kind == "start":
@@ -159,7 +164,8 @@ def iter_rows(
             if trace_depth < 0:
                 continue
             if tag == "event" and depth == trace_depth:  # an event directly in the trace
-                events.append(_attributes(elem))
+                position += 1
+                events.append({**_attributes(elem), POSITION: str(position)})
                 elem.clear()
                 stats.events += 1
                 stats.max_case_events = max(stats.max_case_events, len(events))

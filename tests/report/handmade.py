@@ -98,6 +98,10 @@ def lagging_steps() -> pd.DataFrame:
             "raw_observed_s": [300000.0, 650.0, 9000.0, 3000.0],
             "q_value": [1e-6, 0.5, 0.2, None],
             "n_peers": [8, 9, 8, 0],
+            "comparison": ["places", "places", "peers", None],
+            "place": ["C2", "C1", None, None],
+            "reference": ["the other 4 centres", "the other 2 centres", "x", None],
+            "excess_s": [172800.0, 60.0, 1200.0, None],
         }
     )
 

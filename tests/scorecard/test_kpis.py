@@ -65,7 +65,7 @@ def _ev(eid, aid, dept, arrived, started, ended, item="X"):
         "district": None, "location": None, "step": "s", "official": None,
         "arrived_at": _t(arrived) if arrived else None, "started_at": _t(started),
         "ended_at": _t(ended) if ended else None, "physical_visit": None, "satisfaction": None,
-        "age_band": None, "source": "t", "source_file": "t", "event_date": _t(started).date(),
+        "age_band": None, "source": "t", "source_file": "t", "source_row": None, "event_date": _t(started).date(),
     }  # fmt: skip
 
 

@@ -40,6 +40,7 @@ def city(tmp_path_factory, spark):
     ev = (
         ev.withColumn("source", F.lit("generated"))
         .withColumn("source_file", F.lit("generated"))
+        .withColumn("source_row", F.lit(None).cast("long"))
         .withColumn("event_date", F.to_date(F.from_utc_timestamp("started_at", TZ)))
     )
     as_of = dt.datetime.fromisoformat(truth["period_end"])

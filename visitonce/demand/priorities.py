@@ -49,8 +49,13 @@ def to_reform_priorities(
     )
     elapsed = (F.unix_seconds(C.COMPLETED_AT) - F.unix_seconds(C.APPLIED_AT)) / 86_400.0
     if lagging_steps is not None:
-        lag = lagging_steps.groupBy(C.SERVICE_ITEM).agg(
-            F.sum(F.col("flagged").cast("int")).alias("n_lagging_steps")
+        # lagging_steps v2 has a row per comparison (and per centre): count flagged steps once
+        lag = (
+            lagging_steps.where(F.col("flagged"))
+            .select(C.SERVICE_ITEM, C.STEP, "kind")
+            .distinct()
+            .groupBy(C.SERVICE_ITEM)
+            .agg(F.count(F.lit(1)).alias("n_lagging_steps"))
         )
     else:
         lag = None
@@ -73,7 +78,9 @@ def to_reform_priorities(
     city = Window.partitionBy()  # one small row per item: the city averages over applications
 
     def ratio(value: Column, name: str) -> Column:
-        avg = F.sum(value * w).over(city) / F.sum(F.when(value.isNotNull(), w)).over(city)
+        avg = F.try_divide(
+            F.sum(value * w).over(city), F.sum(F.when(value.isNotNull(), w)).over(city)
+        )
         return F.when(avg > 0, value / avg).alias(f"{name}_ratio")
 
     comps = {
@@ -87,7 +94,8 @@ def to_reform_priorities(
     cols = [F.col(f"{k}_ratio") for k in COMPONENTS]
     present = sum(F.when(c.isNotNull(), 1).otherwise(0) for c in cols)
     total = sum(F.coalesce(c, F.lit(0.0)) for c in cols)
-    items = items.withColumn("burden", total / present).withColumn(
+    # an item with no burden component measured has no burden (null), not a division by zero
+    items = items.withColumn("burden", F.try_divide(total, present)).withColumn(
         "priority_score", F.col("n_applications") * F.col("burden")
     )
 
@@ -115,7 +123,8 @@ def to_reform_priorities(
     )
     return (
         items.crossJoin(n_all)
-        .withColumn("share_of_citizens", F.col("n_citizens") / F.col("_all"))
+        # anonymous logs (most 311 data) have no citizen IDs: the share is unknown, not 1/0
+        .withColumn("share_of_citizens", F.try_divide(F.col("n_citizens"), F.col("_all")))
         .drop("_all")
         .join(reach, C.SERVICE_ITEM, "left")
         .withColumn("rank", _rank(city, "priority_score"))

@@ -52,14 +52,16 @@ def to_step_timings(
     """One row per step with its durations.
 
     Needs the clean events' ``application_id, event_id, service_item, department, channel,
-    center, step, physical_visit, arrived_at, started_at, ended_at``. Keeps those and adds
-    ``step_index`` (1-based, by start), ``prev_department``, ``waiting_s/_work_s`` (arrived ->
-    started; null without an arrival), ``processing_s/_work_s`` (started -> ended, or -> as_of
-    when open) with ``processing_censored``, ``handoff_s/_work_s`` (previous step's end -> this
-    start; null for a first step or when the previous step overlaps this one),
-    ``response_s/_work_s`` (application: first arrival or start -> last end, or -> as_of while
-    open) with ``response_censored``, and the start's ``local_date``, ``local_hour``,
-    ``weekday``. ``as_of`` (aware) must not be earlier than any timestamp.
+    center, step, physical_visit, arrived_at, started_at, ended_at`` (and ``source_file,
+    source_row``, which order steps that start at the same instant as the log does). Keeps
+    those and adds ``step_index`` (1-based, in ``columns.CASE_ORDER``), ``prev_department``,
+    ``waiting_s/_work_s`` (arrived -> started; null without an arrival),
+    ``processing_s/_work_s`` (started -> ended, or -> as_of when open) with
+    ``processing_censored``, ``handoff_s/_work_s`` (previous step's end -> this start; null for
+    a first step or when the previous step overlaps this one), ``response_s/_work_s``
+    (application: first arrival or start -> last end, or -> as_of while open) with
+    ``response_censored``, and the start's ``local_date``, ``local_hour``, ``weekday``.
+    ``as_of`` (aware) must not be earlier than any timestamp.
     """
     as_of_ts = F.lit(as_of.astimezone(dt.timezone.utc).replace(tzinfo=None)).cast("timestamp")
 
@@ -81,8 +83,10 @@ def to_step_timings(
         C.STARTED_AT,
         C.ENDED_AT,
     ]
+    position = [c for c in (C.SOURCE_FILE, C.SOURCE_ROW) if c in events.columns]
+    keep += position
     by_app = Window.partitionBy(C.APPLICATION_ID)
-    ordered = by_app.orderBy(F.col(C.STARTED_AT), F.col(C.EVENT_ID))
+    ordered = by_app.orderBy(*C.case_order(keep))
     prev_end = F.lag(C.ENDED_AT).over(ordered)
     end_or_now = F.coalesce(F.col(C.ENDED_AT), as_of_ts)
     df = events.select(*keep).select(

@@ -51,7 +51,7 @@ def to_window_metrics(
     """
     w = window_minutes * 60
     first = F.row_number().over(
-        Window.partitionBy(C.APPLICATION_ID).orderBy(C.STARTED_AT, C.EVENT_ID)
+        Window.partitionBy(C.APPLICATION_ID).orderBy(*C.case_order(events.columns))
     )
     desk = F.coalesce(F.col(C.PHYSICAL_VISIT), F.lit(False))
     df = events.withColumn("_first", first == 1).where(desk | F.col("_first"))

@@ -35,6 +35,24 @@ DEMAND_TABLES = ("demand", "demand_forecast", "staffing_plan", "service_hours", 
                  "reform_priorities")  # fmt: skip
 
 
+# The tables each analytic stage writes: a stage that failed in this run shows "failed" on its
+# page, never an older copy of its tables.
+STAGE_TABLES = {
+    "bundles": ("bundles", "bundle_changes", "item_associations"),
+    "lagging": ("lagging_steps", "step_transitions", "step_timings"),
+    "monitor": ("alerts",),
+    "scorecards": SCORECARD_TABLES,
+    "demand": DEMAND_TABLES,
+}
+
+
+def stale_tables(manifest: dict[str, Any]) -> set[str]:
+    """Tables of the stages that failed in the run ``manifest`` describes: not to be shown."""
+    from visitonce.report.render import failures
+
+    return {t for stage in failures(manifest) for t in STAGE_TABLES.get(stage, ())}
+
+
 def _table(spark: SparkSession, root: str, name: str) -> DataFrame | None:
     """A table under ``root``, or None when it was not written (stage skipped or absent)."""
     uri = io.join_uri(root, name)
@@ -70,7 +88,8 @@ def read_inputs(
     with_key: bool = False,
 ) -> ReportInputs:
     """Collect the small tables the pages are drawn from (each None when absent)."""
-    t = {name: _table(spark, root, name) for name in (
+    stale = stale_tables(manifest)
+    t = {name: None if name in stale else _table(spark, root, name) for name in (
         "bundles", "bundle_changes", "item_associations", "lagging_steps", "step_transitions",
         "alerts", "catalog", *SCORECARD_TABLES, *DEMAND_TABLES,
     )}  # fmt: skip
@@ -119,14 +138,17 @@ def read_inputs(
         top_bundles=config.reports.top_bundles,
         matrix_items=config.reports.matrix_items,
         min_effect=config.lagging.min_effect,
-        exports=planned_exports(spark, root, config=config, with_key=with_key),
+        language=config.reports.language,
+        exports=planned_exports(spark, root, config=config, with_key=with_key, stale=stale),
     )
 
 
-def planned_exports(spark: SparkSession, root: str, *, config: Config, with_key: bool) -> list:
+def planned_exports(
+    spark: SparkSession, root: str, *, config: Config, with_key: bool, stale: set[str]
+) -> list:
     """The export files write_exports will write (same conditions)."""
     out = []
-    if io.exists(spark, io.join_uri(root, "scorecards")):
+    if "scorecards" not in stale and io.exists(spark, io.join_uri(root, "scorecards")):
         out += ["scorecards.csv", "scorecards.json"]
     if (
         with_key
@@ -196,10 +218,15 @@ def write_exports(
     k = config.reports.k_suppress
     base = io.join_uri(root, REPORTS, "exports")
     result: dict[str, Any] = {"k_suppress": k}
-    scorecards = _table(spark, root, "scorecards")
+    scorecards = (
+        None if "scorecards" in stale_tables(manifest) else _table(spark, root, "scorecards")
+    )
     if scorecards is not None:
         published = exports.suppress_scorecards(scorecards.toPandas(), k=k)
-        io.write_text(spark, io.join_uri(base, "scorecards.csv"), _csv(published))
+        # Excel reads a CSV without a byte-order mark in the machine's code page (GBK on a
+        # Chinese Windows): with zh-CN the file starts with the UTF-8 BOM so names read right
+        bom = "\ufeff" if config.reports.language == "zh-CN" else ""
+        io.write_text(spark, io.join_uri(base, "scorecards.csv"), bom + _csv(published))
         doc = {
             "config_hash": manifest.get("config_hash"),
             "k_suppress": k,

@@ -131,10 +131,10 @@ def summarize_step_counts(events: DataFrame, *, wait_minutes: float) -> DataFram
 
     A contact step is one with ``arrived_at`` (a queue ticket); its wait is
     ``started_at - arrived_at``. A hand-off is a change of ``department`` between consecutive
-    steps ordered by (started_at, event_id). Columns: application_id, n_waits, n_waits_within,
+    steps in ``columns.CASE_ORDER``. Columns: application_id, n_waits, n_waits_within,
     n_handoffs.
     """
-    order = Window.partitionBy(C.APPLICATION_ID).orderBy(C.STARTED_AT, C.EVENT_ID)
+    order = Window.partitionBy(C.APPLICATION_ID).orderBy(*C.case_order(events.columns))
     prev = F.lag(C.DEPARTMENT).over(order)
     wait_s = F.unix_timestamp(C.STARTED_AT) - F.unix_timestamp(C.ARRIVED_AT)
     has_wait = F.col(C.ARRIVED_AT).isNotNull()
