@@ -245,29 +245,20 @@ LAGGING_COLUMNS = [
 def comparison_words(r: dict[str, Any]) -> str:
     """A flag's comparison in words, e.g. "accept waiting at C04: 36.0 min against 12.0 min at
     the other 4 centres, same item, same weeks"."""
-    v = {
-        "what": f"{r['step']} {r['kind']}",
-        "obs": fmt.duration(r["observed_s"]),
-        "exp": fmt.duration(r["expected_s"]),
-        "place": r.get("place"),
-        "ref": r.get("reference") or _("comparable steps"),
-        "basis": _(" (calendar time)") if r.get("basis") == "calendar" else _(" (working time)"),
-    }
+    what = f"{r['step']} {r['kind']}"
+    obs, exp = fmt.duration(r["observed_s"]), fmt.duration(r["expected_s"])
+    basis = " (calendar time)" if r.get("basis") == "calendar" else " (working time)"
+    ref = r.get("reference") or "comparable steps"
     comparison = r.get("comparison")
     if comparison == "places":
-        return (
-            _("%(what)s at %(place)s: %(obs)s against %(exp)s at %(ref)s, same item, same weeks")
-            % v
-        )
+        return f"{what} at {r.get('place')}: {obs} against {exp} at {ref}, same item, same weeks"
     if comparison == "history":
-        return _("%(what)s: %(obs)s against %(exp)s over %(ref)s, same item%(basis)s") % v
+        return f"{what}: {obs} against {exp} over {ref}, same item{basis}"
     if comparison == "rule":
-        return _("%(what)s: %(obs)s for this step alone against the %(ref)s") % v
+        return f"{what}: {obs} for this step alone against the {ref}"
     if comparison == "peers":
-        return (
-            _("%(what)s: %(obs)s against %(exp)s expected from %(ref)s%(basis)s; weakest basis") % v
-        )
-    return _("%(what)s: %(obs)s, no comparison possible") % v
+        return f"{what}: {obs} against {exp} expected from {ref}{basis}; weakest basis"
+    return f"{what}: {obs}, no comparison possible"
 
 
 def lagging_page(inp: ReportInputs) -> dict[str, Any]:
@@ -523,8 +514,8 @@ def _kpi_heat(df: pd.DataFrame | None, *, period: str | None) -> dict[str, Any]:
         "chart": svg.heat_matrix(
             depts, kpis, cells, cell=46,
             title=_("KPIs by department, %(period)s: funnel status") % {"period": period},
-            desc=_("blue = better than expected (dark: beyond the 99.8% limits), pale = within "
-                   "the limits, orange = worse (red: beyond the 99.8% limits), grey = not "
+            desc=_("blue = better than expected (dark: beyond the outer limits), pale = within "
+                   "the limits, orange = worse (red: beyond the outer limits), grey = not "
                    "available; limits widened for over-dispersion; the value shown is the "
                    "shrunk KPI"),
         ),
