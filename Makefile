@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup java chromium demo test lint bench clean
+.PHONY: setup java chromium demo test lint bench clean messages
 
 setup: java chromium $(STAMP)
 
@@ -30,15 +30,20 @@ java:
 	  exit 1; \
 	fi
 
-# The report test loads every page in headless Chromium (Debian's package); without it that one
-# test is skipped with its reason.
+# The report test loads every page in headless Chromium (Debian's package), and draws the
+# Chinese pages with a CJK font (Debian's fonts-noto-cjk); without them those tests are skipped
+# with their reason.
 chromium:
-	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then exit 0; fi; \
+	@need=""; \
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need="chromium"; \
+	if command -v fc-list >/dev/null && [ -n "$$(fc-list :lang=zh-cn family)" ]; then :; \
+	else need="$$need fonts-noto-cjk"; fi; \
+	if [ -z "$$need" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Chromium not found: installing Debian's chromium for the browser test of the reports"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  echo "installing Debian's$$need for the browser tests of the reports"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
 	else \
-	  echo "note: no chromium found; the browser test of the reports will be skipped (sudo apt-get install chromium)"; \
+	  echo "note: missing$$need; the browser tests of the reports will be skipped (sudo apt-get install$$need)"; \
 	fi
 
 demo: setup
@@ -63,3 +68,12 @@ bench: setup
 
 clean:
 	rm -rf demo-out .pytest_cache
+
+# Report languages (visitonce/report/locale): after changing a string on the pages, extract
+# the strings, merge them into every catalogue (new ones untranslated, changed ones fuzzy),
+# translate those in the .po, then compile the .mo that the pages load (`make messages` again).
+# tests/report/test_i18n.py fails while a .mo differs from its .po or a string is untranslated.
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ --no-location --sort-output --project visitonce -o $(VENV)/messages.pot .
+	$(BIN)/pybabel -q update -i $(VENV)/messages.pot -d visitonce/report/locale --width 100 --ignore-obsolete --ignore-pot-creation-date
+	$(BIN)/pybabel -q compile -d visitonce/report/locale --statistics

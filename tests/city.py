@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 def read_city(spark: SparkSession, root: Path) -> tuple[DataFrame, DataFrame, DataFrame]:
     """(events, catalog, roster) of a city generated with ``fmt="parquet"`` under ``root``."""
     ev = spark.read.parquet(str(root / "events"))
-    for c in ("arrived_at", "started_at", "ended_at"):
+    for c in ("arrived_at", "started_at", "ended_at", "due_at"):
         ev = ev.withColumn(c, F.to_timestamp(c))
     ev = ev.withColumn("physical_visit", F.col("physical_visit") == "true").withColumn(
         "satisfaction", F.col("satisfaction").cast("int")

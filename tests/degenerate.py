@@ -118,7 +118,7 @@ def events_frame(shape: Shape) -> pd.DataFrame:
 
 COMPLETION_ONLY_MAPPING = """\
 name: completion-only
-description: A log of completions only (as most XES exports): no start times.
+description: "A log of completions only, as most XES exports: no start times."
 format: csv
 columns:
   ended_at: completed

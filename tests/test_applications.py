@@ -64,6 +64,7 @@ def _event(
     dept="HOUSING",
     arrived=None,
     citizen="c_1",
+    due=None,
 ):
     return (
         eid,
@@ -81,6 +82,7 @@ def _event(
         arrived,
         start,
         end,
+        due,
         pv,
         sat,
         "30-44",

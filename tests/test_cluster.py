@@ -190,3 +190,34 @@ def test_a_job_submitted_as_the_dags_do_runs_on_the_cluster(spark, cluster, tmp_
     assert {"lagging", "monitor"} <= set(manifest["stage_results"])
     assert manifest["stage_results"]["lagging"]["item_steps"] > 0
     assert spark.read.parquet(str(out / "lagging_steps")).count() > 0
+
+
+def test_executors_without_the_dependencies_fail_fast_with_the_fix(cluster, tmp_path) -> None:
+    """A worker Python that lacks the project's dependencies (as a worker's default python3
+    does): the run ends within a minute with one line naming the missing module and the fix,
+    before any stage starts, instead of a worker traceback minutes later."""
+    bare = tmp_path / "bare-python"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "events.csv").write_text("application_id\nA1\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "VISITONCE_PSEUDONYM_KEY": KEY,
+        "PYSPARK_PYTHON": str(bare / "bin" / "python"),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [BIN / "visitonce", "run", "--master", cluster, "--events", str(landing / "events.csv"),
+         "--out", str(tmp_path / "out")],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    elapsed = time.monotonic() - t0
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("visitonce:")]
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert len(lines) == 1, proc.stderr[-3000:]
+    assert "cannot import" in lines[0] and "PYSPARK_PYTHON" in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "events").exists()  # nothing ran
+    assert elapsed < 90, elapsed  # JVM start-up plus the one-minute check, not minutes of work

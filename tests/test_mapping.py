@@ -94,7 +94,10 @@ def test_canonical_is_built_in() -> None:
         ({"encoding": "latin-9"}, "encoding 'latin-9' is not one of"),
         ({"time_zone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
         ({"values": {"channel": {"01": "counter"}}}, "values.channel needs a 'map:'"),
-        ({"timestamps": {"step": ["yyyy"]}}, "only ('arrived_at', 'started_at', 'ended_at')"),
+        (
+            {"timestamps": {"step": ["yyyy"]}},
+            "only ('arrived_at', 'started_at', 'ended_at', 'due_at')",
+        ),
         (
             {
                 "durations": [

@@ -75,7 +75,13 @@ def test_every_builtin_mapping_loads() -> None:
     for name in names:
         load_mapping(name)
     assert load_mapping("xes").format == "xes"
-    assert load_mapping("nyc311").sentinels == {C.ENDED_AT: ("1900-01-01",)}
+    assert load_mapping("nyc311").sentinels == {
+        C.ENDED_AT: ("1900-01-01",),
+        C.DUE_AT: ("1900-01-01",),
+    }
+    assert load_mapping("nyc311").columns[C.DUE_AT] == "Due Date"
+    assert load_mapping("open311").columns[C.DUE_AT] == "expected_datetime"
+    assert load_mapping("boston311").columns[C.DUE_AT] == "sla_target_dt"
     nyc = load_mapping("nyc311")
     assert nyc.columns[C.LOCATION] == "Incident Address"
     assert nyc.fallbacks[C.LOCATION] == ("BBL", "Location")

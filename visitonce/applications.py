@@ -1,8 +1,9 @@
 """Applications: one row per case, derived from the clean events.
 
 Physical visits are counted as trips: distinct local dates on which the case had an in-person
-step (two counter steps on the same morning are one trip). Promised time limits are working
-days of the configured calendar, counted from the day after the application.
+step (two counter steps on the same morning are one trip). A case's own due date (events
+``due_at``, the earliest of its steps) takes precedence; otherwise the promised time limit is
+working days of the configured calendar, counted from the day after the application.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ def to_applications(
 
     Needs clean events (contract columns). ``catalog`` (contract columns) gives the owning
     department and the promised time limit; without it the first step's department is used and
-    on-time status is ``no_limit``. ``as_of`` (aware datetime) decides whether an open case is
-    already overdue.
+    on-time status is ``no_limit`` unless the events carry ``due_at``. ``as_of`` (aware
+    datetime) decides whether an open case is already overdue.
     """
+    if C.DUE_AT not in events.columns:  # events written before the column existed
+        events = events.withColumn(C.DUE_AT, F.lit(None).cast("timestamp"))
     order = F.struct(*C.case_order(events.columns))
     local_date = F.to_date(F.from_utc_timestamp(C.STARTED_AT, time_zone))
     sat_order = F.when(F.col(C.SATISFACTION).isNotNull(), order)
@@ -76,6 +79,7 @@ def to_applications(
         F.min(C.LOCATION).alias(C.LOCATION),
         F.min(F.least(C.ARRIVED_AT, C.STARTED_AT)).alias(C.APPLIED_AT),
         F.max(C.ENDED_AT).alias("_last_end"),
+        F.min(C.DUE_AT).alias(C.DUE_AT),
         F.sum(F.col(C.ENDED_AT).isNull().cast("int")).alias("_open_steps"),
         F.count(F.lit(1)).cast("int").alias(C.N_STEPS),
         F.count_distinct(F.when(F.col(C.PHYSICAL_VISIT), local_date)).cast("int").alias(C.N_VISITS),
@@ -101,17 +105,28 @@ def to_applications(
             C.TIME_LIMIT_DAYS, F.lit(None).cast("int")
         )
     apps = apps.withColumn(C.DEPARTMENT, F.coalesce("_cat_department", "_first_department"))
+    due = F.col(C.DUE_AT)
     apps = apps.withColumn(
-        C.DUE_DATE, add_working_days(F.col(C.APPLIED_DATE), F.col(C.TIME_LIMIT_DAYS), calendar)
+        C.DUE_DATE,
+        F.when(due.isNotNull(), F.to_date(F.from_utc_timestamp(due, time_zone))).otherwise(
+            add_working_days(F.col(C.APPLIED_DATE), F.col(C.TIME_LIMIT_DAYS), calendar)
+        ),
     )
-    as_of_date = F.lit(as_of.astimezone(dt.timezone.utc).replace(tzinfo=None)).cast("timestamp")
-    as_of_local = F.to_date(F.from_utc_timestamp(as_of_date, time_zone))
+    as_of_ts = F.lit(as_of.astimezone(dt.timezone.utc).replace(tzinfo=None)).cast("timestamp")
+    as_of_local = F.to_date(F.from_utc_timestamp(as_of_ts, time_zone))
     completed_local = F.to_date(F.from_utc_timestamp(C.COMPLETED_AT, time_zone))
+    # A per-case due instant is compared as an instant; a catalog limit as a local date.
+    done_in_time = F.when(due.isNotNull(), F.col(C.COMPLETED_AT) <= due).otherwise(
+        completed_local <= F.col(C.DUE_DATE)
+    )
+    open_in_time = F.when(due.isNotNull(), as_of_ts <= due).otherwise(
+        as_of_local <= F.col(C.DUE_DATE)
+    )
     status = (
         F.when(F.col(C.DUE_DATE).isNull(), F.lit(OnTime.NO_LIMIT))
-        .when(~F.col(C.IS_OPEN) & (completed_local <= F.col(C.DUE_DATE)), F.lit(OnTime.ON_TIME))
+        .when(~F.col(C.IS_OPEN) & done_in_time, F.lit(OnTime.ON_TIME))
         .when(~F.col(C.IS_OPEN), F.lit(OnTime.LATE))
-        .when(as_of_local <= F.col(C.DUE_DATE), F.lit(OnTime.OPEN_WITHIN_LIMIT))
+        .when(open_in_time, F.lit(OnTime.OPEN_WITHIN_LIMIT))
         .otherwise(F.lit(OnTime.OPEN_OVERDUE))
     )
     return apps.withColumn(C.ON_TIME_STATUS, status).drop(

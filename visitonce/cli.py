@@ -73,9 +73,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from visitonce.io import InputError
     from visitonce.pipeline import ReconciliationError
     from visitonce.pseudonym import MissingKeyError
+    from visitonce.spark import ExecutorEnvironmentError
 
     return (
         UserError,
+        ExecutorEnvironmentError,
         ConfigError,
         InputError,
         MissingKeyError,
@@ -164,6 +166,7 @@ def _run(
     start: str | None = None,
     end: str | None = None,
     stages: str | None = None,
+    language: str | None = None,
 ) -> dict[str, Any]:
     from visitonce.pipeline import check_stages, make_request, run_pipeline
     from visitonce.spark import build_session
@@ -180,6 +183,7 @@ def _run(
         as_of=as_of,
         start=start,
         end=end,
+        language=language,
     )
     from visitonce.pipeline import StagesFailed
 
@@ -268,6 +272,14 @@ def run_cmd(
             "always runs).",
         ),
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of the HTML reports: en or zh-CN (default: the config's "
+            "reports.language, else en). Messages here stay English.",
+        ),
+    ] = None,
 ) -> None:
     """Run the pipeline: ingest, then the analytic stages."""
     manifest = _run(
@@ -282,6 +294,7 @@ def run_cmd(
         start=start,
         end=end,
         stages=stages,
+        language=language,
     )
     _summary(manifest, out_dir)
 
@@ -343,9 +356,20 @@ def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Demo folder.")] = Path("demo-out"),
     events: Annotated[int, typer.Option("--events", help="Events to generate.")] = 100_000,
     master: Annotated[str | None, typer.Option("--master", help="Spark master URL.")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of the HTML reports: en or zh-CN (default: en). Messages here "
+            "stay English.",
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic city and run the whole pipeline on it."""
+    from visitonce.pipeline import check_language
     from visitonce.pseudonym import KEY_ENV
+
+    check_language(language)  # before generating anything
 
     landing, warehouse = out_dir / "landing", out_dir / "warehouse"
     truth = _generate(
@@ -367,6 +391,7 @@ def demo_cmd(
         master=master,
         source="canonical",
         as_of=truth["period_end"],
+        language=language,
     )
     _summary(manifest, str(warehouse.resolve()))
     out.print(f"planted truth: {landing.resolve() / 'truth.json'}")

@@ -25,6 +25,7 @@ OFFICIAL = "official"
 ARRIVED_AT = "arrived_at"
 STARTED_AT = "started_at"
 ENDED_AT = "ended_at"
+DUE_AT = "due_at"  # per-case due instant (311 "Due Date"); beats the catalog time limit
 PHYSICAL_VISIT = "physical_visit"
 SATISFACTION = "satisfaction"
 AGE_BAND = "age_band"
@@ -45,6 +46,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     ARRIVED_AT,
     STARTED_AT,
     ENDED_AT,
+    DUE_AT,
     PHYSICAL_VISIT,
     SATISFACTION,
     AGE_BAND,
@@ -57,7 +59,9 @@ REQUIRED_EVENT_COLUMNS: tuple[str, ...] = (
     STEP,
     STARTED_AT,
 )
-TIMESTAMP_COLUMNS: tuple[str, ...] = (ARRIVED_AT, STARTED_AT, ENDED_AT)
+TIMESTAMP_COLUMNS: tuple[str, ...] = (ARRIVED_AT, STARTED_AT, ENDED_AT, DUE_AT)
+# Timestamps of what happened (a due date may lie after the run's end: not future_timestamp).
+EVENT_TIME_COLUMNS: tuple[str, ...] = (ARRIVED_AT, STARTED_AT, ENDED_AT)
 # Identifiers that are replaced by keyed pseudonyms at ingest and never leave it raw.
 PSEUDONYMIZED_COLUMNS: tuple[str, ...] = (CITIZEN_ID, OFFICIAL)
 
@@ -200,4 +204,4 @@ class OnTime:
     LATE = "late"
     OPEN_WITHIN_LIMIT = "open_within_limit"
     OPEN_OVERDUE = "open_overdue"
-    NO_LIMIT = "no_limit"  # the item has no promised time limit in the catalog
+    NO_LIMIT = "no_limit"  # no due_at and no promised time limit in the catalog

@@ -76,6 +76,15 @@ class BundlesConfig:
     # (enterprises, the elderly) co-occur among them by eligibility alone; expectations are
     # computed within each joint stratum and summed.
     strata: tuple[str, ...] = ("citizen_type", "age_band")
+    # Strata of the place null: bands of a place basket's number of reports (lower bounds,
+    # ascending, the first 1). A building with many units draws many reports and many distinct
+    # problems; it is compared with places that drew as many reports, not with single houses.
+    # () pools every place basket.
+    place_size_bands: tuple[int, ...] = (1, 2, 3, 5, 10)
+    # and bands of its number of distinct items: a problem that makes a place's basket one of
+    # several problems (a second complaint at a busy building) is compared among baskets of as
+    # many problems, where the most frequent ones are the usual company.
+    place_item_bands: tuple[int, ...] = (1, 2, 3, 4)
     # Benjamini-Hochberg false-discovery rate over every candidate of the run.
     fdr_alpha: float = 0.01
     # A sub-bundle is dropped when a reported super-bundle holds at least this share of it.
@@ -108,6 +117,13 @@ class BundlesConfig:
             "change_tolerance": self.change_tolerance >= 0.0,
             "lookback_days": self.lookback_days >= 0,
             "engine": self.engine in ("auto", "bitset", "fpgrowth"),
+            **{
+                k: not b or (b[0] == 1 and list(b) == sorted(set(b)))
+                for k, b in (
+                    ("place_size_bands", self.place_size_bands),
+                    ("place_item_bands", self.place_item_bands),
+                )
+            },
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
@@ -125,13 +141,33 @@ class LaggingConfig:
     min_cases: int = 20
     # Flag only when observed / expected is at least this (effect size).
     min_effect: float = 2.0
-    # Benjamini-Hochberg false-discovery rate across item-steps.
+    # Benjamini-Hochberg false-discovery rate across every tested comparison row.
     fdr_alpha: float = 0.05
-    # Fewer other items with the same step, kind and setting than this: no fair expectation.
+    # Fewer other items with the same step, kind and setting than this: no peer expectation.
     min_peers: int = 5
     # Back-office working hours (local), on the working days of the calendar.
     work_day_start: str = "08:30"
     work_day_end: str = "17:30"
+    # The judged period: the last judged_days of the data; "history" compares it with the
+    # history_days before it (needs at least history_min_days of data there).
+    judged_days: int = 28
+    history_days: int = 84
+    history_min_days: int = 28
+    # Materiality: a flag needs observed - expected of at least this many seconds (per kind and
+    # setting; multi_day applies when the expectation is a day or more).
+    material_waiting_s: float = 600.0
+    material_desk_s: float = 600.0
+    material_back_office_s: float = 7_200.0
+    material_handoff_s: float = 7_200.0
+    material_multi_day_s: float = 86_400.0
+    # Measurement basis: a back-office item-step is measured in calendar time when more than
+    # this share of its steps start or end outside working hours, or when its working-time
+    # median is under basis_min_s while its calendar median is an hour or more.
+    basis_off_hours_share: float = 0.5
+    basis_min_s: float = 60.0
+    # A department (or centre) whose tested rows are slower than expected by this median ratio
+    # across at least 3 rows is slow across the board: workload, not a lagging step.
+    unit_wide_ratio: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -247,6 +283,13 @@ class ScorecardsConfig:
     # A department scored on fewer KPIs with data than this gets a score but no band (a
     # 311 export without ratings, visits or time limits cannot rate anyone A-E).
     min_kpis_for_band: int = 5
+    # A department-period with fewer applications than this (or fewer KPIs with data than
+    # min_kpis_for_band) gets no score, rank or band: it is listed with its counts as
+    # "too few cases".
+    min_applications: int = 20
+    # Funnel limits widened for over-dispersion (Spiegelhalter 2005): additive (random-effects
+    # variance), multiplicative (phi) or none (raw binomial / normal limits).
+    funnel_overdispersion: str = "additive"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kpis", _merged(SCORECARD_KPI_DEFAULTS, self.kpis, "kpis"))
@@ -273,6 +316,10 @@ class ScorecardsConfig:
             bad.append("tau_floor")
         if self.min_kpis_for_band < 1:
             bad.append("min_kpis_for_band (>= 1)")
+        if self.min_applications < 1:
+            bad.append("min_applications (>= 1)")
+        if self.funnel_overdispersion not in ("additive", "multiplicative", "none"):
+            bad.append("funnel_overdispersion (additive, multiplicative or none)")
         for k, v in self.kpis.items():
             if v["floor"] == v["target"] or v["weight"] < 0:
                 bad.append(f"kpis.{k} (floor != target, weight >= 0)")
@@ -341,6 +388,19 @@ class DemandConfig:
             )
 
 
+# the report's languages (visitonce.report.i18n.LANGUAGES; not imported: config stays light)
+REPORT_LANGUAGES = ("en", "zh-CN")
+
+
+def with_report_language(config: Config, language: str | None) -> Config:
+    """``config`` with ``reports.language`` set (a --lang option); unchanged for None."""
+    if language is None:
+        return config
+    return dataclasses.replace(
+        config, reports=dataclasses.replace(config.reports, language=language)
+    )
+
+
 @dataclass(frozen=True)
 class ReportsConfig:
     """HTML reports and exports (visitonce.report)."""
@@ -353,8 +413,16 @@ class ReportsConfig:
     matrix_items: int = 20
     # Write applications as Open311 GeoReport v2 requests (reports/exports/requests.json).
     export_requests: bool = True
+    # Language of the pages, their charts and the CSV exports' encoding: en | zh-CN (a CSV is
+    # UTF-8 with BOM in zh-CN, for Excel). Column names of tables and exports never change.
+    language: str = "en"
 
     def __post_init__(self) -> None:
+        if self.language not in REPORT_LANGUAGES:
+            raise ConfigError(
+                f"reports.language: unknown language {self.language!r}; use one of "
+                f"{', '.join(REPORT_LANGUAGES)}"
+            )
         bad = [
             k
             for k, ok in {
@@ -450,6 +518,9 @@ def load_config(path: str | Path | None) -> Config:
             for key in ("segments", "strata"):
                 if key in values:
                     values[key] = tuple(str(c) for c in values[key] or ())
+            for key in ("place_size_bands", "place_item_bands"):
+                if key in values:
+                    values[key] = tuple(int(b) for b in values[key] or ())
         built[name] = cls(**values)
     config = Config(**built)
     check_time_zone(config.ingest.time_zone, f"{p}: ingest.time_zone")

@@ -93,6 +93,13 @@ truth.json keys
   ``location`` within ``window_days``: ``{name, items, departments, n_places, window_days}``;
   each place gets 1-2 reports of every item. Other hotline reports are single reports at
   random grid cells (ten cells per expected report).
+- ``multi_report_places`` (null unless ``generate(multi_report_places=True)``): ``{items,
+  n_places_per_item, reports_per_place, co_located, independent, n_independent_with_popular}``:
+  ``n_places_per_item`` hotspots per item, each with ``reports_per_place`` [min, max] reports of
+  that one problem within 3 days; ``co_located`` (a place bundle, also listed in
+  ``place_bundles``): the first item's hotspots that also got 1-2 reports of a second problem;
+  ``independent``: the first item and a problem reported at 30% of all hotspots whatever their
+  problem (at ``n_independent_with_popular`` of the first item's), a popular pair by chance.
 - ``independent_popular``: popular items requested independently of each other (co-occurrence
   by chance only: lift about 1).
 - ``lagging_steps``: ``[{service_item, step, department, kind, factor}]``: intrinsic slowness of
@@ -107,7 +114,9 @@ truth.json keys
   back office) is cut to ``staffing_factor`` on those dates; its steps slow down only through
   workload.
 - ``department_quality``: ``{department: multiplier}`` on all waiting, processing and hand-off
-  times of the department's steps (satisfaction and on-time rates follow).
+  times of the department's steps (satisfaction and on-time rates follow); with
+  ``quality_via`` ``"experience"`` on satisfaction only.
+- ``quality_via``: ``"time"`` or ``"experience"``, the argument used.
 - ``queue_spike``: ``{center, date, hours, arrival_factor}``: counter arrivals at the centre are
   multiplied by ``arrival_factor`` in those local hours of that date (waits rise with them).
 - ``peak_hours``: ``{center: [h1, h2]}``: the two busiest local hours of counter arrivals of each
@@ -140,6 +149,7 @@ malformed lines differ.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -207,6 +217,9 @@ _DEPARTMENT_QUALITY: dict[str, float] = {
     "water": 0.95,
     "hotline_center": 0.8,
 }
+# What department_quality acts on (generate's quality_via): its weight in the satisfaction
+# score; "time" also multiplies every waiting, processing and hand-off time by the quality.
+_QUALITY_VIA: dict[str, float] = {"time": 1.0, "experience": 2.0}
 _CENTERS: tuple[str, ...] = ("C01", "C02", "C03", "C04", "C05")
 _CITY_HALL = 0  # C01 hosts every department's desk; district centres host the busy ones
 _DISTRICT_CENTER_DEPTS = (
@@ -413,6 +426,17 @@ _PLACE_BUNDLES = (
     ("night_construction", ("ENV_NOISE", "URB_NIGHT_WORK"), 3),
 )
 _PLACE_BUNDLE_RATE = 0.0012  # places per application in the city
+# Multi-report places (generate(multi_report_places=True)): busy buildings where one problem
+# draws many reports (like a building without heat). The first item is the popular one; its
+# hotspots also get the co-located problem, and every hotspot gets the independent one by
+# chance alone. Truth: "multi_report_places".
+_HOTSPOT_ITEMS = ("URB_PARKING", "ENV_NOISE", "WATER_PIPE_LEAK")
+_HOTSPOT_CO_ITEM = "URB_STREETLIGHT"
+_HOTSPOT_INDEPENDENT_ITEM = "URB_ROAD_DAMAGE"
+_HOTSPOT_RATE = 0.004  # hotspots of each item per application in the city
+_HOTSPOT_REPORTS = (5, 16)  # reports of the hotspot's problem: 5 to 15
+_HOTSPOT_CO_SHARE = 0.4  # of the popular item's hotspots
+_HOTSPOT_INDEPENDENT_SHARE = 0.3  # of every hotspot
 _ANONYMOUS_SHARE = 0.4  # hotline callers who give no identity
 
 # (item, step, kind, factor): intrinsic slowness not explained by workload
@@ -467,6 +491,7 @@ _FUTURE_SHIFT_S = 26_663 * _DAY  # about 73 years: 2026 -> 2099
 # the valid rows.
 _ST_CALENDAR, _ST_PILOT, _ST_ROSTER, _ST_POPULATION, _ST_SPECIAL = 1, 2, 3, 4, 5
 _ST_CHUNK, _ST_DIRTY = 10, 11
+_ST_HOTSPOTS = 6
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -501,6 +526,7 @@ class _Catalog:
     lag_handoff: np.ndarray
     quality: np.ndarray  # by department
     hosted: np.ndarray  # (departments, centres): the department has a desk there
+    quality_via: str = "time"  # what department_quality acts on: see generate(quality_via=)
 
 
 def _catalog() -> _Catalog:
@@ -1070,7 +1096,8 @@ class _Simulation:
         self.same_day = cat.same_day[item]
         self.contact_app = (ch == _COUNTER) | (ch == _SELF)
         self.cxf = 0.6 + 0.2 * cat.cx[item]
-        self.q = cat.quality
+        # department_quality on durations ("time"), or on satisfaction only ("experience")
+        self.q = cat.quality if cat.quality_via == "time" else np.ones_like(cat.quality)
 
         # step templates, with a supplement trip inserted for some applications
         p_sup = cat.supp_p[item] * np.where((ch == _ONLINE) | (ch == _MOBILE), 1.5, 1.0)
@@ -1326,7 +1353,9 @@ class _Simulation:
             - 0.55 * np.log2(1.0 + self.wait_total / 600.0)
             - 1.2 * late
             - 0.5 * np.maximum(self.visits - 1, 0)
-            - 1.5 * (self.q[self.cat.dept[self.item]] - 1.0)
+            - 1.5
+            * _QUALITY_VIA[self.cat.quality_via]
+            * (self.cat.quality[self.cat.dept[self.item]] - 1.0)
             + rng.normal(0.0, 0.6, n)
         )
         score = np.clip(np.round(latent), 1, 5).astype(np.int8)
@@ -1422,6 +1451,7 @@ class _Formatter:
             col.ARRIVED_AT: self.timestamps(rows.arrived),
             col.STARTED_AT: self.timestamps(rows.started),
             col.ENDED_AT: self.timestamps(rows.ended),
+            col.DUE_AT: pa.nulls(len(a), pa.string()),  # the catalog's time limits apply
             col.PHYSICAL_VISIT: self.codes(("false", "true"), rows.physical.astype(np.int64)),
             col.SATISFACTION: self.codes(("0", "1", "2", "3", "4", "5"), sat.astype(np.int64)),
             col.AGE_BAND: self.codes(_AGE_BANDS, age),
@@ -1784,9 +1814,61 @@ class _World:
     special: _Apps  # planted applications: bundles, place bundles, small-n items, queue spike
     bundles: list[dict[str, object]]
     places: list[dict[str, object]]
+    hotspots: dict[str, object] | None = None
 
 
-def _build_world(n_events: int, seed: int, start: date, days: int) -> _World:
+def _multi_report_places(
+    seed: int, n_apps: int, cat: _Catalog, pop: _Population, tm: _Time, n_grid: int
+) -> tuple[_Apps, dict[str, object]]:
+    """Hotspots: places with 5-15 reports of one problem within the place window, for each
+    item of _HOTSPOT_ITEMS; 40% of the first (popular) item's hotspots also get 1-2 reports of
+    _HOTSPOT_CO_ITEM (a planted co-location), and 30% of all hotspots get 1-2 reports of
+    _HOTSPOT_INDEPENDENT_ITEM whatever their problem (co-located with the popular item by
+    chance only). Its own random stream: the rest of the city is unchanged."""
+    rng = _rng(seed, _ST_HOTSPOTS)
+    n = max(10, round(_HOTSPOT_RATE * n_apps))
+    window = 3
+    cells = rng.choice(n_grid, size=n * len(_HOTSPOT_ITEMS), replace=False)
+    day0 = rng.integers(0, tm.days - window + 1, len(cells))
+    kind = np.repeat(np.arange(len(_HOTSPOT_ITEMS)), n)
+    parts: list[_Apps] = []
+
+    def reports(code: str, at: np.ndarray, k: np.ndarray) -> None:
+        item = np.full(int(k.sum()), _ITEM[code])
+        apps = _Apps.new(item, _draw_citizens(rng, item, cat, pop))
+        apps.location = np.repeat(cells[at], k).astype(np.int64)
+        apps.day = np.repeat(day0[at], k) + rng.integers(0, window, len(item))
+        parts.append(apps)
+
+    for j, code in enumerate(_HOTSPOT_ITEMS):
+        at = np.nonzero(kind == j)[0]
+        reports(code, at, rng.integers(*_HOTSPOT_REPORTS, len(at)))
+    popular = np.nonzero(kind == 0)[0]
+    co = rng.choice(popular, size=round(_HOTSPOT_CO_SHARE * n), replace=False)
+    reports(_HOTSPOT_CO_ITEM, co, rng.integers(1, 3, len(co)))
+    ind = np.nonzero(rng.random(len(cells)) < _HOTSPOT_INDEPENDENT_SHARE)[0]
+    reports(_HOTSPOT_INDEPENDENT_ITEM, ind, rng.integers(1, 3, len(ind)))
+    popular_code, co_items = _HOTSPOT_ITEMS[0], sorted((_HOTSPOT_ITEMS[0], _HOTSPOT_CO_ITEM))
+    truth = {
+        "items": list(_HOTSPOT_ITEMS),
+        "n_places_per_item": int(n),
+        "reports_per_place": [_HOTSPOT_REPORTS[0], _HOTSPOT_REPORTS[1] - 1],
+        "co_located": {
+            "name": "busy_place_co_location",
+            "items": co_items,
+            "departments": sorted({_ITEMS[_ITEM[c]].department for c in co_items}),
+            "n_places": len(co),
+            "window_days": window,
+        },
+        "independent": sorted((popular_code, _HOTSPOT_INDEPENDENT_ITEM)),
+        "n_independent_with_popular": int(np.isin(ind, popular).sum()),
+    }
+    return _Apps.concat(parts), truth
+
+
+def _build_world(
+    n_events: int, seed: int, start: date, days: int, multi_report_places: bool = False
+) -> _World:
     cat = _catalog()
     tm = _build_time(seed, start, days)
     # A pilot sample of applications gives the demand shares (for staffing and workload) and
@@ -1814,7 +1896,11 @@ def _build_world(n_events: int, seed: int, start: date, days: int) -> _World:
     expected = n_apps * counter_share * tm.day_weight[0][tm.spike_day] / days * in_hours
     spike_extra = max(10, round((_SPIKE_FACTOR - 1.0) * expected))
     special, bundles, places = _special_apps(seed, n_apps, cat, pop, tm, n_grid, spike_extra)
-    return _World(seed, cat, tm, plan, pop, n_grid, n_apps, special, bundles, places)
+    hotspots = None
+    if multi_report_places:
+        extra, hotspots = _multi_report_places(seed, n_apps, cat, pop, tm, n_grid)
+        special = _Apps.concat([special, extra])
+    return _World(seed, cat, tm, plan, pop, n_grid, n_apps, special, bundles, places, hotspots)
 
 
 @dataclass
@@ -1903,6 +1989,8 @@ def generate(
     dirty: bool = True,
     chunk_events: int = 500_000,
     progress: Callable[[int, int], None] | None = None,
+    multi_report_places: bool = False,
+    quality_via: str = "time",
 ) -> dict:
     """Write a synthetic city's service logs under ``out_dir`` and return the planted truth.
 
@@ -1911,14 +1999,24 @@ def generate(
     are written (typically within 2%), plus about 0.8% dirty and duplicate rows if ``dirty``.
     ``progress(done_events, total_events)`` is called after each chunk with the valid events
     written so far (clamped to ``total_events`` = ``n_events``, and equal to it at the end).
-    Existing ``events/part-*`` files in ``out_dir`` are replaced.
+    Existing ``events/part-*`` files in ``out_dir`` are replaced. ``multi_report_places`` adds
+    busy places with many reports of one problem (truth key ``multi_report_places``).
+    ``quality_via`` says what ``department_quality`` acts on: ``"time"`` (default) waiting,
+    processing and hand-off times (satisfaction and on-time rates follow), ``"experience"``
+    satisfaction only, at twice the weight (durations, on-time rates and backlogs then carry
+    no quality signal): a variant for checking that scores do not lean on one pillar.
 
     Raises:
         ValueError: on bad arguments (n_events < 1000, days < 7, unknown fmt, ...).
     """
     _validate(n_events, seed, start, days, fmt, chunk_events)
+    if quality_via not in _QUALITY_VIA:
+        raise ValueError(
+            f"quality_via must be one of {', '.join(_QUALITY_VIA)}, got {quality_via!r}"
+        )
     out = Path(out_dir)
-    world = _build_world(n_events, seed, start, days)
+    world = _build_world(n_events, seed, start, days, multi_report_places)
+    world.cat = dataclasses.replace(world.cat, quality_via=quality_via)
     tm, pop = world.tm, world.pop
 
     n_chunks = max(1, math.ceil(n_events / chunk_events))
@@ -1995,7 +2093,8 @@ def _truth(
         "n_applications": tally.n_applications,
         "n_open_applications": tally.n_open,
         "bundles": bundles,
-        "place_bundles": world.places,
+        "place_bundles": world.places + ([world.hotspots["co_located"]] if world.hotspots else []),
+        "multi_report_places": world.hotspots,
         "independent_popular": list(_INDEPENDENT_POPULAR),
         "lagging_steps": [
             {
@@ -2014,6 +2113,7 @@ def _truth(
             "staffing_factor": _UNDERSTAFFED_FACTOR,
         },
         "department_quality": dict(_DEPARTMENT_QUALITY),
+        "quality_via": world.cat.quality_via,
         "queue_spike": {
             "center": _CENTERS[_SPIKE_CENTER],
             "date": (start + timedelta(days=tm.spike_day)).isoformat(),

@@ -175,6 +175,8 @@ def _sentinel(mapping: SourceMapping, tz: str) -> Column:
     """True where a timestamp's local date is one the mapping declares a placeholder."""
     hit = F.lit(False)
     for c, dates in mapping.sentinels.items():
+        if c == C.DUE_AT:
+            continue  # an optional due date's placeholder is nulled (with_parsed), not quarantined
         local = F.to_date(F.from_utc_timestamp(F.col(c), tz))
         hit = hit | F.coalesce(local.isin(*[F.lit(d).cast("date") for d in dates]), F.lit(False))
     return hit
@@ -242,6 +244,14 @@ def with_parsed(
     out = df
     for c in C.TIMESTAMP_COLUMNS:
         out = out.withColumn(f"_raw_{c}", raw[c]).withColumn(c, ts[c])
+    if mapping.sentinels.get(C.DUE_AT):
+        # A placeholder due date (1900-01-01) says "no due date": the case falls back to the
+        # catalog's time limit, and the row is kept.
+        due_local = F.to_date(F.from_utc_timestamp(F.col(C.DUE_AT), tz))
+        placeholder = due_local.isin(*[F.lit(d).cast("date") for d in mapping.sentinels[C.DUE_AT]])
+        keep = ~placeholder | placeholder.isNull()
+        out = out.withColumn(f"_raw_{C.DUE_AT}", F.when(keep, F.col(f"_raw_{C.DUE_AT}")))
+        out = out.withColumn(C.DUE_AT, F.when(keep, F.col(C.DUE_AT)))
 
     # Durations: target = anchor ± value × unit, where the source gives a length, not a time.
     dur_bad: list[Column] = []
@@ -301,7 +311,7 @@ def with_parsed(
         for c in C.TIMESTAMP_COLUMNS
     ]
     latest = F.lit(_utc(latest_allowed)).cast("timestamp")
-    future = [F.when(F.col(c) > latest, F.lit(c)) for c in C.TIMESTAMP_COLUMNS]
+    future = [F.when(F.col(c) > latest, F.lit(c)) for c in C.EVENT_TIME_COLUMNS]
     bad_vocab = [
         F.when(
             F.col(C.CHANNEL).isNotNull() & ~F.col(C.CHANNEL).isin(*C.CHANNELS),

@@ -10,6 +10,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -66,6 +67,12 @@ def list_files(spark: SparkSession, uri: str) -> list[str]:
 def exists(spark: SparkSession, uri: str) -> bool:
     fs, path = _hadoop_path(spark, uri)
     return bool(fs.exists(path))
+
+
+def has_data(spark: SparkSession, uri: str) -> bool:
+    """Whether a table folder holds at least one data file (a partitioned table written from
+    no rows is an empty folder, which Spark cannot read)."""
+    return exists(spark, uri) and bool(list_files(spark, uri))
 
 
 def write_text(spark: SparkSession, uri: str, text: str) -> None:
@@ -177,6 +184,14 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
         )
         if CORRUPT not in df.columns:
             df = df.withColumn(CORRUPT, F.lit(None).cast("string"))
+        elif df.columns == [CORRUPT]:
+            # Not one line parsed (another encoding, not JSON at all): Spark refuses queries on
+            # the corrupt-record column alone unless the parsed rows are kept, so keep them,
+            # with what only the scan knows (file, position); every row is a malformed_row.
+            scanned = df.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path"))
+            return _finish_raw(
+                _with_scan_order(scanned).persist(StorageLevel.MEMORY_AND_DISK), files, fmt
+            )
         df = df.select(*[_as_string(df, c) for c in df.columns])
     elif fmt == "xes":
         # Parsed as a stream on the driver (bounded memory) into Parquet chunks that Spark reads;
@@ -192,6 +207,11 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
         raise InputError(f"unsupported format {fmt}")
     if C.SOURCE_FILE not in df.columns:
         df = df.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path"))
+    return _finish_raw(df, files, fmt)
+
+
+def _finish_raw(df: DataFrame, files: list[str], fmt: str) -> RawInput:
+    """Add ``source_row`` and the count of parsed fields to rows read with their file."""
     if C.SOURCE_ROW in df.columns:  # XES: the event's number in the log, from the parser
         df = df.withColumn(C.SOURCE_ROW, F.col(C.SOURCE_ROW).cast("long"))
     else:

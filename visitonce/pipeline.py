@@ -64,11 +64,22 @@ def failed_section(e: BaseException) -> dict[str, Any]:
     return {"status": "failed", "error": one_line(e)}
 
 
-def stage_failed(section: Any) -> str | None:
-    """The one-line error of a failed stage's manifest section, else None."""
-    if isinstance(section, dict) and section.get("status") == "failed":
-        return str(section.get("error") or "failed")
+def stage_note(section: Any) -> tuple[str, str] | None:
+    """Why a stage's tables are not to be shown: ("failed", error) or ("skipped", reason)
+    from its manifest section; None for a stage that ran."""
+    if not isinstance(section, dict):
+        return None
+    if section.get("status") == "failed":
+        return "failed", str(section.get("error") or "unknown error")
+    if section.get("status") == "skipped":
+        return "skipped", str(section.get("reason") or "nothing to analyse")
     return None
+
+
+NO_EVENTS = (
+    "no clean events in the warehouse (every row read was quarantined or a duplicate; see "
+    "quarantine/ and the manifest's quarantine_reasons)"
+)
 
 
 @dataclass(frozen=True)
@@ -437,8 +448,16 @@ def run_pipeline(
     )
     sections: dict[str, Any] = {}
     failed: dict[str, str] = {}
+    # A first run whose every row was quarantined leaves nothing to analyse: the stages say so
+    # (and the report shows it), rather than failing to read an empty table.
+    empty = not io.has_data(spark, req.table("events"))
     for name, stage in analytic_stages():
         if stages is None or name in stages or name == "applications":
+            if empty and name != "reports":
+                sections[name] = ctx.results[name] = {"status": "skipped", "reason": NO_EVENTS}
+                if name == "applications":
+                    sections[name]["rows"] = 0
+                continue
             try:
                 sections[name] = ctx.results[name] = stage(ctx)
             except Exception as e:
@@ -551,6 +570,15 @@ def parse_local_date(value: str | None, *, flag: str, time_zone: str) -> dt.date
     return local_date(parse_time(value, flag=flag, time_zone=time_zone), time_zone=time_zone)
 
 
+def check_language(language: str | None) -> str | None:
+    """A --lang value, checked (ConfigError naming the choices); None stays None."""
+    from visitonce.config import REPORT_LANGUAGES, ConfigError
+
+    if language is not None and language not in REPORT_LANGUAGES:
+        raise ConfigError(f"--lang {language!r}: use one of {', '.join(REPORT_LANGUAGES)}")
+    return language
+
+
 def make_request(
     *,
     events: str,
@@ -562,17 +590,19 @@ def make_request(
     as_of: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    language: str | None = None,
 ) -> RunRequest:
-    """Validate command-line style arguments into a RunRequest, before any Spark work.
+    """Validate command-line style arguments into a RunRequest, before any Spark work
+    (``language``: a --lang option over the config's reports.language).
 
     Raises ConfigError / InputError / MissingKeyError with one-line, actionable messages.
     """
-    from visitonce.config import ConfigError, load_config
+    from visitonce.config import ConfigError, load_config, with_report_language
     from visitonce.mapping import load_mapping
     from visitonce.pseudonym import key_from_env
 
     key = key_from_env()
-    config = load_config(config_file)
+    config = with_report_language(load_config(config_file), check_language(language))
     mapping = load_mapping(source)
     io.check_local_input(events, what="events input", flag="--events")
     if catalog:

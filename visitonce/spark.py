@@ -67,7 +67,125 @@ def build_session(
         # same code runs on a cluster without installing anything on the workers. The master
         # is the session's own, so this also holds when spark-submit chose it (the DAGs).
         session.sparkContext.addPyFile(_package_zip())
+        if os.environ.get("VISITONCE_SKIP_EXECUTOR_CHECK") != "1":
+            check_executors(session)
     return session
+
+
+# What the executors import: pandas UDFs and Arrow batches (pandas, pyarrow, numpy), the
+# models and tests run inside them (scikit-learn, scipy), and the shipped package itself.
+EXECUTOR_MODULES = ("pandas", "pyarrow", "numpy", "sklearn", "scipy", "visitonce")
+EXECUTOR_CHECK_SECONDS = 60
+
+
+class ExecutorEnvironmentError(RuntimeError):
+    """The cluster's executors cannot run the project's Python code; says how to fix it."""
+
+
+def _fix(python: str | None, minor: str) -> str:
+    where = f" (executors run {python})" if python else ""
+    return (
+        f"{where}: point PYSPARK_PYTHON or spark.pyspark.python at a Python {minor} that has "
+        "the project's dependencies installed on every worker (pip install the visitonce "
+        "package there), or run the workers from the docker/ image"
+    )
+
+
+def executor_problem(answers: list[tuple[str, str, list[str]]], *, driver_minor: str) -> str | None:
+    """One line naming what the executors lack (a module, the Python version), or None.
+
+    ``answers`` are (python minor, executable, [missing module: error]) from each probe task.
+    """
+    for minor, executable, missing in answers:
+        if missing:
+            return f"Spark executors cannot import {', '.join(missing)}" + _fix(
+                executable, driver_minor
+            )
+        if minor != driver_minor:
+            return (
+                f"Spark executors run Python {minor} but the driver runs Python {driver_minor}"
+                + _fix(executable, driver_minor)
+            )
+    return None
+
+
+def failure_problem(text: str, *, driver_minor: str) -> str:
+    """One line from a probe job's failure: the worker's own reason where it says one."""
+    import re
+
+    missing = re.search(r"No module named '([^']+)'", text)
+    if missing:
+        return f"Spark executors cannot import {missing.group(1)}" + _fix(None, driver_minor)
+    version = re.search(r"Python in worker has different version:? \(?(\d+\.\d+)", text)
+    if version:
+        return (
+            f"Spark executors run Python {version.group(1)} but the driver runs Python "
+            f"{driver_minor}" + _fix(None, driver_minor)
+        )
+    program = re.search(r"Cannot run program \"([^\"]+)\"", text)
+    if program:
+        return f"Spark executors cannot start Python {program.group(1)!r}" + _fix(
+            None, driver_minor
+        )
+    first = (text.strip().splitlines() or ["unknown error"])[0][:200]
+    return f"a test job on the Spark executors failed ({first})" + _fix(None, driver_minor)
+
+
+def check_executors(session: SparkSession, *, timeout: float = EXECUTOR_CHECK_SECONDS) -> None:
+    """Fail fast on a cluster whose executors cannot run the project's Python code.
+
+    A tiny job imports ``EXECUTOR_MODULES`` on the executors and reports their Python
+    version, before any real work; a missing module or another Python minor version ends the
+    run within ``timeout`` seconds with ExecutorEnvironmentError (one line, with the fix),
+    instead of a worker traceback minutes later.
+    """
+    import threading
+    import uuid
+
+    sc = session.sparkContext
+    driver_minor = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    modules = EXECUTOR_MODULES
+
+    def probe(_rows):  # pickled by value: needs nothing from this package to run
+        import importlib
+        import sys as s
+
+        missing = []
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception as e:  # noqa: BLE001 - reported, not raised
+                missing.append(f"{name} ({type(e).__name__}: {e})")
+        yield (f"{s.version_info[0]}.{s.version_info[1]}", s.executable, missing)
+
+    group = f"visitonce-executor-check-{uuid.uuid4().hex[:8]}"
+    result: dict[str, object] = {}
+    tasks = max(sc.defaultParallelism, 1)
+
+    def run() -> None:
+        sc.setJobGroup(group, "visitonce: check the executors' Python", interruptOnCancel=True)
+        try:
+            result["answers"] = sc.parallelize(range(tasks), tasks).mapPartitions(probe).collect()
+        except Exception as e:  # noqa: BLE001 - turned into one line below
+            result["error"] = str(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        sc.cancelJobGroup(group)
+        raise ExecutorEnvironmentError(
+            f"no Spark executor answered a test job within {timeout:.0f} s on "
+            f"{sc.master}: check that workers are registered with the master and have free "
+            "cores and memory for this application"
+        )
+    if "error" in result:
+        raise ExecutorEnvironmentError(
+            failure_problem(str(result["error"]), driver_minor=driver_minor)
+        )
+    problem = executor_problem(list(result["answers"]), driver_minor=driver_minor)  # type: ignore[arg-type]
+    if problem:
+        raise ExecutorEnvironmentError(problem)
 
 
 def _package_zip() -> str:

@@ -158,8 +158,15 @@ def test_reform_priorities_by_hand(spark) -> None:
         [("a1", t, t + 30 * m), ("a2", t, t + 10 * m), ("b1", None, t)],
         "application_id string, arrived_at timestamp, started_at timestamp",
     )
+    # one flagged step of A, judged by two comparisons (two rows): counted once
     lag = spark.createDataFrame(
-        [("A", True), ("A", False), ("B", False)], ["service_item", "flagged"]
+        [
+            ("A", "review", "processing", True),
+            ("A", "review", "processing", True),
+            ("A", "accept", "waiting", False),
+            ("B", "review", "processing", False),
+        ],
+        ["service_item", "step", "kind", "flagged"],
     )
     got = priorities.to_reform_priorities(apps_df, ev, lag, min_group=2)
     got = {r["service_item"]: r.asDict() for r in got.collect()}

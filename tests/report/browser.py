@@ -166,6 +166,29 @@ class Chromium:
             raise RuntimeError(f"script failed: {result['exceptionDetails']}")
         return result["result"].get("value")
 
+    def platform_fonts(self, selector: str) -> list[dict[str, Any]]:
+        """Per element matching ``selector`` on the loaded page: its text and the platform
+        fonts the browser drew its text with (DevTools ``CSS.getPlatformFontsForNode``:
+        ``familyName``, ``postScriptName``, ``glyphCount`` per font)."""
+        self.send("DOM.enable", session=True)
+        self.send("CSS.enable", session=True)
+        root = self.send("DOM.getDocument", {"depth": -1}, session=True)["root"]["nodeId"]
+        ids = self.send(
+            "DOM.querySelectorAll", {"nodeId": root, "selector": selector}, session=True
+        )["nodeIds"]
+        out = []
+        for node in ids:
+            fonts = self.send("CSS.getPlatformFontsForNode", {"nodeId": node}, session=True)
+            obj = self.send("DOM.resolveNode", {"nodeId": node}, session=True)["object"]
+            text = self.send(
+                "Runtime.callFunctionOn",
+                {"objectId": obj["objectId"], "functionDeclaration": "function () { return this.innerText; }",
+                 "returnByValue": True},
+                session=True,
+            )["result"].get("value", "")  # fmt: skip
+            out.append({"text": text, "fonts": fonts.get("fonts", [])})
+        return out
+
     def close(self) -> None:
         try:
             if getattr(self, "_conn", None) is not None:

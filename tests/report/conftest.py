@@ -130,3 +130,33 @@ def city_run(spark, tmp_path_factory) -> dict:
     manifest = run_pipeline(spark, req)
     return {"root": root / "out", "reports": root / "out" / "reports", "truth": truth,
             "manifest": manifest}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def handmade_inputs(spark, handmade_root):
+    """The tables the hand-made report is drawn from (read once), to render in any language."""
+    from visitonce.config import Config
+    from visitonce.report.stage import read_inputs
+
+    return read_inputs(spark, str(handmade_root), config=Config(), manifest=MANIFEST, with_key=True)
+
+
+def render_to(inputs, language: str, folder: Path) -> dict[str, str]:
+    """Every page of ``inputs`` rendered in ``language``, also written under ``folder``."""
+    import dataclasses
+
+    from visitonce.report.render import render_site
+
+    pages = render_site(dataclasses.replace(inputs, language=language))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, html in pages.items():
+        (folder / name).write_text(html, "utf-8")
+    return pages
+
+
+@pytest.fixture(scope="session")
+def handmade_report_zh(handmade_inputs, tmp_path_factory) -> dict:
+    """The hand-made report in Chinese, from the same tables (no second pipeline run)."""
+    folder = tmp_path_factory.mktemp("handmade-zh") / "reports"
+    return {"reports": folder, "inputs": handmade_inputs,
+            "pages": render_to(handmade_inputs, "zh-CN", folder)}  # fmt: skip

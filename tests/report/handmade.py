@@ -98,6 +98,10 @@ def lagging_steps() -> pd.DataFrame:
             "raw_observed_s": [300000.0, 650.0, 9000.0, 3000.0],
             "q_value": [1e-6, 0.5, 0.2, None],
             "n_peers": [8, 9, 8, 0],
+            "comparison": ["places", "places", "peers", None],
+            "place": ["C2", "C1", None, None],
+            "reference": ["the other 4 centres", "the other 2 centres", "x", None],
+            "excess_s": [172800.0, 60.0, 1200.0, None],
         }
     )
 
@@ -166,8 +170,8 @@ def scorecards() -> pd.DataFrame:
 def scorecard_kpis() -> pd.DataFrame:
     rows = [
         ("D1", "on_time_rate", 386.0, 420.0, 0.919, 0.9, 0.921, 0.92, 0.89, 0.95, "within", True),
-        ("D1", "visits_per_case", 520.0, 420.0, 1.238, 1.1, 1.2, 1.19, 1.1, 1.3, "alert", True),
-        ("D2", "on_time_rate", 248.0, 310.0, 0.8, 0.9, 0.81, 0.82, 0.77, 0.86, "alarm", True),
+        ("D1", "visits_per_case", 520.0, 420.0, 1.238, 1.1, 1.2, 1.19, 1.1, 1.3, "worse", True),
+        ("D2", "on_time_rate", 248.0, 310.0, 0.8, 0.9, 0.81, 0.82, 0.77, 0.86, "much_worse", True),
         ("D2", "satisfaction", None, None, None, None, None, None, None, None, None, False),
     ]
     cols = ["department", "kpi", "numerator", "denominator", "observed", "expected",

@@ -1,5 +1,6 @@
 """Read back what a report page shows: its title, table rows keyed by ``data-key`` with each
-``data-col`` cell's text (and ``data-value``), and what accessibility needs (tables with
+``data-col`` cell's text (and ``data-value``; an item's catalog name beside its code, in
+``<span class="name">``, is not part of the cell's value), and what accessibility needs (tables with
 headers, charts with text alternatives). Plain html.parser: no browser needed."""
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class _Parser(HTMLParser):
         self._in_svg_title = False
         self._table_th: list[bool] = []
         self._texts: list[str] = []
+        self._in_name = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -59,6 +61,8 @@ class _Parser(HTMLParser):
             self.page.scripts_src.append(a.get("src") or a.get("href") or "")
         if tag == "tr" and a.get("data-key") is not None:
             self._row, self._row_key = {}, a["data-key"]
+        if tag == "span" and a.get("class") == "name":
+            self._in_name = True
         if tag in ("td", "span", "strong") and a.get("data-col") is not None:
             self._cell = (a["data-col"] or "", a.get("data-value"))
             self._cell_text = []
@@ -70,6 +74,8 @@ class _Parser(HTMLParser):
             self._stack.pop()
         if tag == "title":
             self._in_title = self._in_svg_title = False
+        if tag == "span":
+            self._in_name = False
         if tag == "table" and self._table_th:
             self.page.tables_with_th += self._table_th.pop()
         if self._cell is not None and tag == self._cell_tag:
@@ -88,7 +94,7 @@ class _Parser(HTMLParser):
         if self._in_svg_title:
             self.page.svg_titles += 1
             self._in_svg_title = False
-        if self._cell is not None:
+        if self._cell is not None and not self._in_name:
             self._cell_text.append(data)
         self._texts.append(data)
 

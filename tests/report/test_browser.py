@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -31,7 +32,9 @@ def browser():
         yield b
 
 
-def _check_folder(browser: Chromium, reports: Path, shots: Path, *, tag: str) -> int:
+def _check_folder(
+    browser: Chromium, reports: Path, shots: Path, *, tag: str, suffix: str = "visitonce report"
+) -> int:
     pages = sorted(reports.glob("*.html"))
     assert pages
     own = f"file://{reports.resolve()}/"
@@ -40,7 +43,7 @@ def _check_folder(browser: Chromium, reports: Path, shots: Path, *, tag: str) ->
         assert got.errors == [], (html.name, got.errors)
         outside = [u for u in got.requests if not (u.startswith(own) or u.startswith("data:"))]
         assert outside == [], (html.name, outside)
-        assert got.title.endswith("visitonce report")
+        assert got.title.endswith(suffix)
         assert got.screenshot.startswith(b"\x89PNG") and len(got.screenshot) > 5_000
         assert browser.evaluate("document.body.innerText.length") > 200
         # every chart has a text alternative, every table header cells
@@ -104,3 +107,45 @@ def test_pages_work_when_served(browser, handmade_report) -> None:
 def test_city_report_pages_load_cleanly(browser, city_run, tmp_path) -> None:
     n = _check_folder(browser, city_run["reports"], tmp_path, tag="city")
     assert n >= 6
+
+
+def _cjk_families() -> set[str]:
+    """Font families installed with Chinese coverage (fontconfig), empty if none or unknown."""
+    import subprocess
+
+    if shutil.which("fc-list") is None:
+        return set()
+    got = subprocess.run(
+        ["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True, check=False
+    ).stdout
+    return {name.strip() for line in got.splitlines() for name in line.split(",") if name.strip()}
+
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+
+
+def test_zh_pages_draw_chinese_with_a_cjk_font(browser, handmade_report_zh, tmp_path) -> None:
+    """Every zh-CN page loads cleanly; every Chinese character of its headings, navigation,
+    table headers and chart labels is drawn by a font with Chinese glyphs (DevTools
+    CSS.getPlatformFontsForNode), so nothing falls back to empty boxes."""
+    families = _cjk_families()
+    if not families:
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk; make setup does)")
+    reports = handmade_report_zh["reports"]
+    n = _check_folder(browser, reports, tmp_path, tag="zh", suffix="visitonce 报告")
+    assert n == 10
+    checked = 0
+    for name in ("index.html", "lagging.html", "demand.html", "scorecards.html", "method.html"):
+        browser.load(f"file://{(reports / name).resolve()}", screenshot=False)
+        assert browser.evaluate("document.documentElement.lang") == "zh-CN"
+        for node in browser.platform_fonts("h1, h2, nav a, th, figcaption, p, svg text"):
+            n_cjk = len(CJK.findall(node["text"] or ""))
+            if not n_cjk:
+                continue
+            drawn = sum(f["glyphCount"] for f in node["fonts"] if f["familyName"] in families)
+            other = sum(f["glyphCount"] for f in node["fonts"] if f["familyName"] not in families)
+            n_other = len("".join((node["text"] or "").split())) - n_cjk
+            # Chinese glyphs from a CJK font; no more glyphs elsewhere than non-Chinese chars
+            assert drawn >= n_cjk and other <= n_other, (name, node)
+            checked += 1
+    assert checked > 50

@@ -86,6 +86,11 @@ def test_lagging_page_lists_flagged_and_insufficient_steps(handmade_report) -> N
         shown = {k: v[0] for k, v in row.items()}
         assert shown["observed_s"] == "3.0 d" and shown["expected_s"] == "24.0 h"
         assert shown["excess_ratio"] == "3.00"
+    words = flagged[0]["comparison_text"][0]
+    assert (
+        words
+        == "review processing at C2: 3.0 d against 24.0 h at the other 4 centres, same item, same weeks"
+    )
     assert {k: v[0] for k, v in page.rows["I01|accept|waiting|desk"][0].items()}[
         "observed_s"
     ] == "10.0 min"

@@ -202,7 +202,9 @@ def test_unavailable_kpis_stay_null(tiny, tmp_path, spark) -> None:
     apps = apps.withColumn("satisfaction", F.lit(None).cast("int"))  # no ratings at all
     events = events.withColumn("arrived_at", F.lit(None).cast("timestamp"))  # no queue tickets
     res = compute_scorecards(
-        apps, events, catalog=catalog, lagging_steps=None, config=ScorecardsConfig(mc_draws=200),
+        apps, events, catalog=catalog, lagging_steps=None,
+        # a tiny city: every department-period is scored, however few its cases
+        config=ScorecardsConfig(mc_draws=200, min_applications=1, min_kpis_for_band=1),
         time_zone=TZ, as_of=AS_OF, config_hash="h",
     )  # fmt: skip
     missing = {
@@ -252,3 +254,61 @@ def test_config_rejects_bad_keys_and_merges_partial_overrides() -> None:
         ScorecardsConfig(bands={"A": 50, "B": 60})
     assert set(c.kpis) == {k.name for k in K.KPIS}
     assert not np.isnan(pd.Series(c.pillars)).any()
+
+
+# A small 311 export in NYC's portal format (New York time): per-request due dates.
+#   r1 09:00 -> 15:00, due 17:00 the same day        on_time (6 h of an 8 h window: 0.25 left)
+#   r2 12/03 09:00 -> 12/05 10:00, due 12/04 09:00   late    (25 h past a 24 h window: -1)
+#   r3 09:00 -> 18:00, due 17:00 the same day        late    (by the instant, not the date;
+#                                                   1 h past an 8 h window: -1/8)
+#   r4 12/10, open, due 12/20                        open_overdue; overdue at December's end
+#   r5 12/11, open, due 01/30/2014                   open_within_limit; in the backlog, not overdue
+#   r6 12/12 -> 12/13, due 01/01/1900 (placeholder)  no due date: no_limit, the row kept
+#   r7 12/12, open, no due date                      no_limit; in the backlog, not overdue
+NYC_EXPORT = """Unique Key,Created Date,Closed Date,Agency,Complaint Type,Due Date
+r1,12/02/2013 09:00:00 AM,12/02/2013 03:00:00 PM,DOT,Pothole,12/02/2013 05:00:00 PM
+r2,12/03/2013 09:00:00 AM,12/05/2013 10:00:00 AM,DOT,Pothole,12/04/2013 09:00:00 AM
+r3,12/04/2013 09:00:00 AM,12/04/2013 06:00:00 PM,DOT,Pothole,12/04/2013 05:00:00 PM
+r4,12/10/2013 09:00:00 AM,,DOT,Pothole,12/20/2013 09:00:00 AM
+r5,12/11/2013 09:00:00 AM,,DOT,Pothole,01/30/2014 09:00:00 AM
+r6,12/12/2013 09:00:00 AM,12/13/2013 09:00:00 AM,DOT,Pothole,01/01/1900 12:00:00 AM
+r7,12/12/2013 09:00:00 AM,,DOT,Pothole,
+"""
+
+
+def test_due_dates_of_a_311_export_give_on_time_and_backlog_by_hand(tmp_path, spark) -> None:
+    from visitonce import ingest, io
+    from visitonce.applications import to_applications
+    from visitonce.config import CalendarConfig
+    from visitonce.mapping import load_mapping
+
+    path = tmp_path / "nyc.csv"
+    path.write_text(NYC_EXPORT)
+    as_of = dt.datetime(2014, 1, 15, tzinfo=dt.timezone.utc)
+    mapping = load_mapping("nyc311")
+    raw = io.read_raw(spark, str(path), mapping=mapping)
+    canonical = ingest.with_values_json(
+        ingest.with_pseudonyms(ingest.to_canonical(raw.df, mapping=mapping), key=b"k" * 32)
+    )
+    parsed = ingest.with_parsed(canonical, mapping=mapping, time_zone="UTC", latest_allowed=as_of)
+    clean = ingest.to_clean(ingest.flag_duplicates(parsed))
+    assert clean.count() == 7  # the placeholder due date drops the due date, not the request
+    tz = "America/New_York"
+    apps = to_applications(
+        clean, catalog=None, calendar=CalendarConfig(), time_zone=tz, as_of=as_of
+    )
+    status = {r["application_id"]: r["on_time_status"] for r in apps.collect()}
+    assert status == {"r1": "on_time", "r2": "late", "r3": "late", "r4": "open_overdue",
+                      "r5": "open_within_limit", "r6": "no_limit", "r7": "no_limit"}  # fmt: skip
+    feats = K.to_case_features(
+        apps, clean, catalog=None, lagging_steps=None, wait_minutes=15, repeat_days=30,
+        time_zone=tz,
+    )  # fmt: skip
+    rows = K.to_period_rows(feats, grains=["month"], as_of=as_of.date())
+    keys = [K.PERIOD, K.GRAIN, "department"]
+    got = K.to_long(K.summarize_cells(rows, keys=keys), keys=keys).toPandas()
+    dec = got[got[K.PERIOD] == "2013-12"].set_index(K.KPI)
+    assert tuple(dec.loc["on_time_rate", [K.NUM, K.DEN]]) == (1, 4)  # r1 of r1-r4
+    assert tuple(dec.loc["overdue_backlog_share", [K.NUM, K.DEN]]) == (1, 3)  # r4 of r4, r5, r7
+    assert dec.loc["time_limit_compression", K.DEN] == 3
+    assert dec.loc["time_limit_compression", K.NUM] == pytest.approx(2 / 8 - 1 - 1 / 8)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from visitonce.config import ScorecardsConfig
 from visitonce.scorecard import composite, explain, shrink
@@ -27,31 +28,79 @@ def _group(rows: list[tuple[str, float, float]], e: float = 0.5) -> pd.DataFrame
 
 
 def test_funnel_limits_by_hand() -> None:
-    # e = 0.5, n = 100: sd = 0.05; 0.55 -> z 1 (within), 0.62 -> 2.4 (alert), 0.66 -> 3.2 (alarm)
+    # e = 0.5, n = 100: sd = 0.05; 0.55 -> z 1 (within), 0.62 -> 2.4 (better at 95%),
+    # 0.66 -> 3.2 (much better: beyond 99.8%), 0.34 -> -3.2 (much worse)
     g = _group([("a", 55, 100), ("b", 62, 100), ("c", 66, 100), ("d", 34, 100), ("e", 0, 0)])
-    out = shrink.shrink_group(g, tau_floor=0.1, rng=np.random.default_rng(0)).set_index(
-        "department"
-    )
+    out = shrink.shrink_group(g, tau2=0.01, rng=np.random.default_rng(0)).set_index("department")
     assert out.loc["a", "funnel_z"] == pytest.approx(1.0)
     assert out.loc["b", "funnel_z"] == pytest.approx(2.4)
-    assert list(out["funnel_status"]) == ["within", "alert", "alarm", "alarm", "no_data"]
+    assert list(out["funnel_status"]) == [
+        "within",
+        "better",
+        "much_better",
+        "much_worse",
+        "no_data",
+    ]
     assert np.isnan(out.loc["e", "shrunk"])
+    # Lower is better (backlog): a rate above expectation is worse.
+    lower = g.assign(kpi="overdue_backlog_share")
+    out = shrink.shrink_group(lower, tau2=0.01, rng=np.random.default_rng(0))
+    assert list(out["funnel_status"]) == ["within", "worse", "much_worse", "much_better", "no_data"]
 
 
-def test_small_department_is_shrunk_more_with_a_wider_interval() -> None:
-    g = _group([("big", 700, 1000), ("mid", 300, 1000), ("small", 4, 5), ("x", 520, 1000)])
-    out = shrink.shrink_group(g, tau_floor=0.1, rng=np.random.default_rng(0)).set_index(
-        "department"
+def test_overdispersion_by_hand() -> None:
+    """Spiegelhalter (2005): phi = mean of z^2 winsorised at the 10th/90th percentiles; the
+    additive tau^2 = (I phi - (I - 1)) / (sum w - sum w^2 / sum w), w = 1 / v."""
+    z = np.array([-6.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 9.0])
+    v = np.full(10, 0.0004)  # e = 0.5, n = 625
+    lo, hi = np.percentile(z, [10, 90])  # -3.3, 4.5
+    zw = np.clip(z, lo, hi)
+    phi = float(np.mean(zw**2))
+    w = 1 / v
+    tau2 = (10 * phi - 9) / (w.sum() - (w**2).sum() / w.sum())
+    assert shrink.overdispersion(z, v, "multiplicative") == pytest.approx((phi, 0.0))
+    assert shrink.overdispersion(z, v, "additive") == pytest.approx((phi, tau2))
+    assert shrink.overdispersion(z, v, "none") == (1.0, 0.0)
+    assert shrink.overdispersion(z[:4], v[:4], "additive") == (1.0, 0.0)  # too few units
+    # Under-dispersed: no widening.
+    assert shrink.overdispersion(z / 10, v, "additive")[1] == 0.0
+    # Widened limits flag fewer departments: 10 departments of 625 cases, true rates apart.
+    rates = 0.5 + z * 0.02
+    g = _group([(f"d{i}", round(r * 625), 625) for i, r in enumerate(rates)])
+    raw = shrink.shrink_group(g, tau2=0.01, rng=np.random.default_rng(0))
+    zr = raw["funnel_z_raw"].to_numpy()
+    _, t2 = shrink.overdispersion(zr, np.full(10, 0.25 / 625), "additive")
+    adj = shrink.shrink_group(
+        g, tau2=0.01, rng=np.random.default_rng(0), tau2_funnel=t2, method="additive"
     )
-    # Posterior mean between expected and observed; the tiny one pulled much further.
-    for d in out.index:
-        lo, hi = sorted([out.loc[d, "observed"], out.loc[d, "expected"]])
-        assert lo - 1e-9 <= out.loc[d, "post_mean"] <= hi + 1e-9
-    pull = (out["observed"] - out["post_mean"]).abs() / (out["observed"] - out["expected"]).abs()
-    assert pull["small"] > 5 * pull["big"]
-    width = out["hi"] - out["lo"]
-    assert width["small"] > 3 * width["big"]
-    assert (out["lo"] <= out["shrunk"]).all() and (out["shrunk"] <= out["hi"]).all()
+    assert (adj["funnel_se"] ** 2).to_numpy() == pytest.approx(0.25 / 625 + t2)
+    flagged = lambda d: int((d["funnel_status"] != "within").sum())  # noqa: E731
+    assert flagged(adj) < flagged(raw)
+    assert adj.set_index("department").loc["d9", "funnel_status"] != "within"  # the extreme
+
+
+def test_one_application_gets_an_interval_at_least_as_wide_as_the_prior() -> None:
+    """A period holding a single department with one application borrows the prior spread of
+    the other periods: its interval is as wide as that prior's, never the collapsed width a
+    one-department prior would give."""
+    big = _group([(f"d{i}", 500 + 40 * i, 1000) for i in range(6)], e=0.6)
+    lone = _group([("d0", 1, 1)], e=0.6).assign(period="2026-04")
+    out, est = shrink.shrink_kpis(pd.concat([big, lone], ignore_index=True), seed=0)
+    one = out[out["period"] == "2026-04"].iloc[0]
+    tau2 = est.loc[0, "prior_sd"] ** 2
+    e = 0.6
+    m = e * (1 - e) / tau2 - 1
+    prior_lo, prior_hi = stats.beta.ppf([0.05, 0.95], m * e, m * (1 - e))
+    print(f"prior 90% interval {prior_lo:.3f}-{prior_hi:.3f}; one application {one.lo:.3f}-"
+          f"{one.hi:.3f}")  # fmt: skip
+    assert one.hi - one.lo >= 0.95 * (prior_hi - prior_lo)
+    large = out[out["period"] == "2026-03"]
+    assert one.hi - one.lo > 3 * (large["hi"] - large["lo"]).max()
+    # Alone in its period, a one-department prior would have collapsed (width ~0).
+    alone, _ = shrink.shrink_kpis(lone, seed=0)
+    assert alone.iloc[0].hi - alone.iloc[0].lo >= 0.95 * (prior_hi - prior_lo) or (
+        alone.iloc[0].hi - alone.iloc[0].lo > 0.5  # the wide fallback prior
+    )
 
 
 def test_normalization_and_weights_follow_the_documented_formula() -> None:
@@ -114,12 +163,15 @@ def test_scoring_is_reproducible_under_a_fixed_seed() -> None:
     pd.testing.assert_frame_equal(a.scorecards, b.scorecards)
     pd.testing.assert_frame_equal(a.kpis, b.kpis)
     c = score_departments(_dept_table(), _p90(), config=ScorecardsConfig(seed=1), config_hash="h")
-    assert not np.allclose(a.scorecards["score_lo"], c.scorecards["score_lo"])
-    assert np.allclose(a.scorecards["score"], c.scorecards["score"])  # point estimate: no draws
+    assert not np.allclose(a.scorecards["score_lo"], c.scorecards["score_lo"], equal_nan=True)
+    # point estimate: no draws
+    assert np.allclose(a.scorecards["score"], c.scorecards["score"], equal_nan=True)
 
 
 def test_tiny_department_is_never_confidently_first_or_last() -> None:
-    res = score_departments(_dept_table(n_small=4), _p90(), config=ScorecardsConfig(),
+    # min_applications 1: the tiny department is scored, so its uncertainty shows.
+    config = ScorecardsConfig(min_applications=1)
+    res = score_departments(_dept_table(n_small=4), _p90(), config=config,
                             config_hash="h").scorecards.set_index("department")  # fmt: skip
     width = res["score_hi"] - res["score_lo"]
     assert width["tiny"] > 2 * width.drop("tiny").median()
@@ -129,6 +181,23 @@ def test_tiny_department_is_never_confidently_first_or_last() -> None:
     assert res.loc["tiny", "rank"] not in (1, n)
     assert res.loc["tiny", "rank_lo"] > 1 and res.loc["tiny", "rank_hi"] < n
     assert res.loc["d5", "rank"] == 1  # the best large department keeps the top
+
+
+def test_too_few_cases_get_no_score_rank_or_band() -> None:
+    res = score_departments(_dept_table(n_small=4), _p90(), config=ScorecardsConfig(),
+                            config_hash="h")  # fmt: skip
+    card = res.scorecards.set_index("department")
+    tiny = card.loc["tiny"]
+    assert tiny["n_applications"] == 4  # listed, with its counts
+    assert np.isnan(tiny["score"]) and np.isnan(tiny["score_lo"]) and np.isnan(tiny["rank"])
+    assert tiny["band"] is None and np.isnan(tiny["rank_lo"])
+    assert tiny["gate"].startswith("too few cases: 4 applications")
+    others = card.drop("tiny")
+    assert sorted(others["rank"]) == [1, 2, 3, 4, 5]  # ranked among themselves
+    assert others["rank_hi"].max() <= 5
+    assert "tiny" not in set(res.explanations["department"])
+    k = res.kpis[res.kpis["department"] == "tiny"]
+    assert k["observed"].notna().any()  # its KPIs are still shown
 
 
 def test_gate_caps_the_band_and_next_band_names_the_gate() -> None:
@@ -150,7 +219,8 @@ def test_next_band_change_reaches_the_threshold() -> None:
     res = score_departments(_dept_table(), _p90(), config=config, config_hash="h")
     card = res.scorecards.set_index("department")
     nb = res.explanations[res.explanations["kind"] == "next_band"].set_index("department")
-    assert set(nb.index) == set(card.index[card["band"] != "A"])  # every non-A department
+    rated = card["band"].notna() & (card["band"] != "A")
+    assert set(nb.index) == set(card.index[rated])  # every rated non-A department
     reachable = nb[nb["subject"].notna()]
     assert len(reachable) >= 1
     d = reachable.index[0]
@@ -181,7 +251,7 @@ def test_no_applications_gives_empty_tables_not_an_error() -> None:
     assert res.manifest["departments"] == 0 and res.manifest["periods"] == []
 
 
-def test_a_department_with_too_few_kpis_gets_a_score_but_no_band() -> None:
+def test_a_department_with_too_few_kpis_gets_no_score() -> None:
     """A 311-style export: d3 has data for three KPIs only (the others have no denominator)."""
     t = _dept_table()
     keep = {"one_visit_rate", "online_share", "handoffs_per_case"}
@@ -193,8 +263,8 @@ def test_a_department_with_too_few_kpis_gets_a_score_but_no_band() -> None:
     assert card.loc["d3", "n_kpis_scored"] == 3
     assert card.loc["d3", "band"] is None and np.isnan(card.loc["d3", "band_probability"])
     assert "fewer than min_kpis_for_band 5" in card.loc["d3", "gate"]
-    assert np.isfinite(card.loc["d3", "score"])  # still scored, with its interval
-    assert card.drop("d3")["band"].notna().all()
+    assert np.isnan(card.loc["d3", "score"]) and np.isnan(card.loc["d3", "rank"])
+    assert card.drop(["d3", "tiny"])["band"].notna().all()  # tiny: 5 applications
     # with the floor at 3 the same department is rated
     res3 = score_departments(
         t, _p90(), config=ScorecardsConfig(min_kpis_for_band=3), config_hash="h"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from visitonce import columns as C
@@ -25,7 +25,8 @@ SCOPE = "scope"
 BASKET_ID = "basket_id"
 ITEMS = "items"  # distinct service items, sorted
 APPS = "apps"  # the member applications: array<struct<APP_FIELDS>>
-N_APPS = "n_apps"  # applications in the basket (the basket size of the null model)
+N_APPS = "n_apps"  # applications (reports) in the basket; repeat reports of one item count
+N_ITEMS = "n_items"  # distinct items in the basket: the basket size of the null model
 TOKENS = "segment_tokens"  # segment tokens of the basket ("age_band=75+")
 SEGMENT = "segment"
 STRATUM = "stratum"  # the basket's stratum token ("" where the scope has no strata)
@@ -46,6 +47,17 @@ def segment_token(column: str, value: str) -> str:
     return f"{TOKEN_PREFIX}{column}={value}"
 
 
+def size_band(n_apps: Column, bands: Sequence[int]) -> Column:
+    """The label of the band of ``bands`` (ascending lower bounds, the first 1) that holds
+    ``n_apps``: ``"1"``, ``"3-4"``, ``"10+"``."""
+    bounds = sorted(set(bands))
+    label = F.lit(f"{bounds[-1]}+")
+    for lo, hi in reversed(list(zip(bounds, bounds[1:], strict=False))):
+        text = str(lo) if hi == lo + 1 else f"{lo}-{hi - 1}"
+        label = F.when(n_apps < hi, F.lit(text)).otherwise(label)
+    return label
+
+
 def to_baskets(
     applications: DataFrame,
     *,
@@ -53,14 +65,21 @@ def to_baskets(
     window_days: float,
     segments: Sequence[str] = (),
     strata: Sequence[str] = (),
+    size_bands: Sequence[int] = (),
+    item_bands: Sequence[int] = (),
 ) -> DataFrame:
     """Applications -> one row per basket of ``scope``.
 
     Needs ``application_id, service_item, applied_at, n_visits, channels, department`` and the
     key (``citizen_id`` for ``citizen``, ``location`` for ``place``; rows where it is null are
-    left out) and, for the citizen scope, the ``segments`` columns. Returns ``scope, basket_id,
-    items, apps, n_apps, segment_tokens`` (tokens are empty in the place scope: a place's
-    reports come from anyone).
+    left out) and, for the citizen scope, the ``segments`` and ``strata`` columns. Returns
+    ``scope, basket_id, items, apps, n_apps, n_items, segment_tokens, stratum`` (tokens are
+    empty in the place scope: a place's reports come from anyone). The stratum is the joint
+    value of the ``strata`` columns (citizen scope) or, in the place scope, the band of the
+    basket's number of reports (``size_bands``) and of its number of distinct items
+    (``item_bands``): a building with many units is compared with other places that drew as
+    many reports, and a problem that mostly comes with others is compared among baskets of as
+    many problems.
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown bundle scope {scope!r} (use {' or '.join(SCOPES)})")
@@ -90,8 +109,18 @@ def to_baskets(
         *[F.min(tok).alias(f"_tok{i}") for i, tok in enumerate(tokens)],
         *[F.min(F.col(c).cast("string")).alias(f"_st{i}") for i, c in enumerate(strat)],
     )
-    stratum = (
-        F.concat(
+    bands = [
+        F.concat(F.lit(f"{name}="), size_band(col, b))
+        for name, col, b in (
+            ("reports", F.col(N_APPS), size_bands),
+            ("items", F.size(ITEMS), item_bands),
+        )
+        if b and scope == SCOPE_PLACE
+    ]
+    if bands:
+        stratum = F.concat(F.lit(STRATUM_PREFIX), F.concat_ws("|", *bands))
+    elif strat:
+        stratum = F.concat(
             F.lit(STRATUM_PREFIX),
             F.concat_ws(
                 "|",
@@ -101,9 +130,8 @@ def to_baskets(
                 ],
             ),
         )
-        if strat
-        else F.lit(EVERYONE)
-    )
+    else:
+        stratum = F.lit(EVERYONE)
     token_array = (
         F.filter(F.array(*[F.col(f"_tok{i}") for i in range(len(segs))]), lambda x: x.isNotNull())
         if segs
@@ -115,6 +143,7 @@ def to_baskets(
         ITEMS,
         APPS,
         N_APPS,
+        F.size(ITEMS).alias(N_ITEMS),
         token_array.alias(TOKENS),
         stratum.alias(STRATUM),
     )
@@ -132,24 +161,28 @@ def with_mining_items(baskets: DataFrame) -> DataFrame:
 
 def summarize_segments(baskets: DataFrame) -> DataFrame:
     """Per scope, segment token (``EVERYONE`` = all baskets of the scope) and stratum:
-    ``n_baskets``, ``n_slots`` (applications), ``item_p`` (map item -> share of the
-    applications) and ``sizes`` (array of struct(s, h): ``h`` baskets of ``s``
-    applications). The null model's inputs; needs basket columns."""
+    ``n_baskets``, ``n_slots`` (distinct items summed over the baskets), ``item_p`` (map item
+    -> baskets holding it / ``n_slots``) and ``sizes`` (array of struct(s, h): ``h`` baskets of
+    ``s`` distinct items). The null model's inputs; needs basket columns.
+
+    Items are present or absent: twenty reports of one problem at one building are one
+    presence, so a popular, often repeated item neither widens the basket nor claims twenty
+    draws of the null."""
     seg = F.explode(F.concat(F.array(F.lit(EVERYONE)), F.col(TOKENS)))
-    exploded = baskets.select(SCOPE, seg.alias(SEGMENT), STRATUM, APPS, N_APPS)
+    exploded = baskets.select(SCOPE, seg.alias(SEGMENT), STRATUM, ITEMS, N_ITEMS)
     sizes = (
-        exploded.groupBy(SCOPE, SEGMENT, STRATUM, N_APPS)
+        exploded.groupBy(SCOPE, SEGMENT, STRATUM, N_ITEMS)
         .agg(F.count(F.lit(1)).alias("h"))
         .groupBy(SCOPE, SEGMENT, STRATUM)
         .agg(
             F.sum("h").alias("n_baskets"),
-            F.sum(F.col("h") * F.col(N_APPS)).alias("n_slots"),
-            F.array_sort(F.collect_list(F.struct(F.col(N_APPS).alias("s"), "h"))).alias("sizes"),
+            F.sum(F.col("h") * F.col(N_ITEMS)).alias("n_slots"),
+            F.array_sort(F.collect_list(F.struct(F.col(N_ITEMS).alias("s"), "h"))).alias("sizes"),
         )
     )
     items = (
-        exploded.select(SCOPE, SEGMENT, STRATUM, F.explode(APPS).alias("a"))
-        .groupBy(SCOPE, SEGMENT, STRATUM, F.col(f"a.{C.SERVICE_ITEM}").alias("item"))
+        exploded.select(SCOPE, SEGMENT, STRATUM, F.explode(ITEMS).alias("item"))
+        .groupBy(SCOPE, SEGMENT, STRATUM, "item")
         .agg(F.count(F.lit(1)).alias("k"))
     )
     keys = [SCOPE, SEGMENT, STRATUM]

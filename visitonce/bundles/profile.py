@@ -18,6 +18,7 @@ PROFILE_COLUMNS = (
     "channels",
     "departments",
     "cross_department",
+    "reports_per_basket",
 )
 
 
@@ -34,6 +35,9 @@ def summarize_bundle_baskets(bundles: DataFrame, baskets: DataFrame) -> DataFram
     - ``typical_order``: the most common order of first application, items joined by " > ".
     - ``median_span_days``: median days from the first to the last member application.
     - ``channels``, ``departments``: distinct, sorted; ``cross_department``: more than one.
+    - ``reports_per_basket``: mean member applications per basket (at least the bundle's
+      size): repeat reports of one problem, which the null model counts once, show here
+      (in the place scope, mean reports per place).
     """
     b = bundles.select(SCOPE, SEGMENT, ITEMSET).distinct()
     matched = (
@@ -63,6 +67,7 @@ def summarize_bundle_baskets(bundles: DataFrame, baskets: DataFrame) -> DataFram
         F.array_join(F.array_distinct(F.transform(by_time, lambda s: s["i"])), " > ").alias("_o"),
         F.flatten(F.transform("_m", lambda a: a[C.CHANNELS_USED])).alias("_ch"),
         F.transform("_m", lambda a: a[C.DEPARTMENT]).alias("_d"),
+        F.size("_m").alias("_n"),
     )
     return (
         per.groupBy(SCOPE, SEGMENT, ITEMSET)
@@ -73,6 +78,7 @@ def summarize_bundle_baskets(bundles: DataFrame, baskets: DataFrame) -> DataFram
             F.median("_span").alias("median_span_days"),
             F.array_sort(F.array_distinct(F.flatten(F.collect_list("_ch")))).alias("channels"),
             F.array_sort(F.array_distinct(F.flatten(F.collect_list("_d")))).alias("departments"),
+            F.avg("_n").alias("reports_per_basket"),
         )
         .withColumn("cross_department", F.size("departments") > 1)
     )

@@ -64,16 +64,19 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
     (basket counts, the guard-rail's histogram) and raises ItemsetExplosionError before
     mining when the itemsets could explode. The returned frames are not yet computed."""
     scopes = {
-        SCOPE_CITIZEN: (config.window_days, config.min_count, config.segments, config.strata),
-        SCOPE_PLACE: (config.place_window_days, config.place_min_count, (), ()),
-    }
+        SCOPE_CITIZEN: (config.window_days, config.min_count, config.segments, config.strata,
+                        (), ()),
+        SCOPE_PLACE: (config.place_window_days, config.place_min_count, (), (),
+                      config.place_size_bands, config.place_item_bands),
+    }  # fmt: skip
     itemsets, summaries, baskets_all, counts = [], [], [], {}
-    for scope, (window, min_count, segments, strata) in scopes.items():
+    for scope, (window, min_count, segments, strata, bands, ibands) in scopes.items():
         baskets = with_mining_items(
             to_baskets(
-                applications, scope=scope, window_days=window, segments=segments, strata=strata
+                applications, scope=scope, window_days=window, segments=segments, strata=strata,
+                size_bands=bands, item_bands=ibands,
             )
-        ).persist(StorageLevel.MEMORY_AND_DISK)
+        ).persist(StorageLevel.MEMORY_AND_DISK)  # fmt: skip
         n = baskets.count()
         est, mined = mine_frequent_itemsets(
             baskets, min_count=min_count, n_baskets=n, cap=config.max_itemsets,
@@ -83,6 +86,12 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
         summaries.append(summarize_segments(baskets))
         baskets_all.append(baskets.drop("mining_items"))
         counts[scope] = {"baskets": n, "itemset_bound": est.bound}
+        if n == 0:  # said in the manifest and on the page, not silently an empty table
+            key = C.CITIZEN_ID if scope == SCOPE_CITIZEN else C.LOCATION
+            counts[scope]["unavailable"] = (
+                f"no {scope} baskets: no application in the period has a {key} "
+                "(the export lacks it, e.g. anonymous reports)"
+            )
     # Itemsets, candidates and bundles are small tables used many times over: checkpointing
     # them cuts their lineage, so later plans (and their descriptions) stay small.
     union = itemsets[0].unionByName(itemsets[1]).localCheckpoint()
@@ -135,6 +144,7 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
             "typical_order",
             "median_span_days",
             F.coalesce("channels", F.array().cast("array<string>")).alias("channels"),
+            "reports_per_basket",
         )
     )
     single = union.where((F.size(ITEMSET) == 1) & (F.col(STRATUM) == EVERYONE)).select(

@@ -49,8 +49,13 @@ def to_reform_priorities(
     )
     elapsed = (F.unix_seconds(C.COMPLETED_AT) - F.unix_seconds(C.APPLIED_AT)) / 86_400.0
     if lagging_steps is not None:
-        lag = lagging_steps.groupBy(C.SERVICE_ITEM).agg(
-            F.sum(F.col("flagged").cast("int")).alias("n_lagging_steps")
+        # lagging_steps v2 has a row per comparison (and per centre): count flagged steps once
+        lag = (
+            lagging_steps.where(F.col("flagged"))
+            .select(C.SERVICE_ITEM, C.STEP, "kind")
+            .distinct()
+            .groupBy(C.SERVICE_ITEM)
+            .agg(F.count(F.lit(1)).alias("n_lagging_steps"))
         )
     else:
         lag = None

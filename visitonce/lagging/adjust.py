@@ -9,6 +9,8 @@ docs/methodology-lagging.md.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, Window
@@ -16,11 +18,17 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from visitonce import columns as C
+from visitonce.config import CalendarConfig
 from visitonce.lagging import timings as TM
+from visitonce.lagging.worktime import working_seconds
 
 KIND = "kind"
 BASIS = "basis"  # "working" (working seconds on the calendar) or "calendar" (wall clock)
-Y = "y"  # log of the duration in seconds (durations below 1 s count as 1 s)
+Y = "y"  # log of the duration in seconds (durations below 1 s count as 1 s), in ``basis``
+Y_WORK = "y_work"  # log working seconds (wall clock where work does not follow the calendar)
+Y_CAL = "y_cal"  # log calendar seconds
+OFF_HOURS = "off_hours"  # the step starts or ends outside working time
+PLACE = "place"  # the centre of a desk step (null in back offices)
 Y_ADJ = "y_adj"
 CENSORED = "censored"
 LOG_LOAD = "log_load"
@@ -84,18 +92,42 @@ def _workload(timings: DataFrame, roster: DataFrame | None) -> DataFrame:
 
 
 def to_observations(
-    timings: DataFrame, *, catalog: DataFrame | None, roster: DataFrame | None
+    timings: DataFrame,
+    *,
+    catalog: DataFrame | None,
+    roster: DataFrame | None,
+    calendar: CalendarConfig | None = None,
+    time_zone: str = "UTC",
+    day_start: str = "08:30",
+    day_end: str = "17:30",
 ) -> DataFrame:
     """One row per observed duration: keys ``service_item, step, department, kind, setting``
-    (desk or back_office), ``basis``,
-    ``y`` (log seconds), ``censored``, covariates ``log_load, log_hour_volume, log_n_steps,
-    physical, cross_dept, weekday, local_hour``, and the catalog's ``complexity, same_day``.
+    (desk or back_office), ``basis``, ``y`` (log seconds in that basis), ``y_work``, ``y_cal``,
+    ``off_hours``, ``censored``, covariates ``log_load, log_hour_volume, log_n_steps,
+    physical, cross_dept, weekday, local_hour``, the catalog's ``complexity, same_day,
+    time_limit_days``, and ``local_date``, ``place``.
 
     Needs ``to_step_timings`` output. Kinds: ``processing`` (working time for back-office steps,
     wall clock at desks), ``waiting`` (wall clock, steps with an arrival), ``handoff`` (working
-    time, back-office steps after another step).
+    time, back-office steps after another step). ``basis`` here is the default per row;
+    ``with_basis`` decides it per item-step. ``off_hours`` needs ``calendar`` (else false).
     """
     df = _workload(timings, roster)
+    if calendar is not None:
+
+        def outside(ts: str) -> F.Column:
+            a = F.col(ts) - F.expr("INTERVAL 1 SECOND")
+            b = F.col(ts) + F.expr("INTERVAL 1 SECOND")
+            w = working_seconds(
+                a, b, calendar=calendar, time_zone=time_zone, day_start=day_start, day_end=day_end
+            )
+            return F.coalesce(w <= 0, F.lit(False))
+
+        df = df.withColumn("_off_start", outside(C.STARTED_AT)).withColumn(
+            "_off_end", outside(C.ENDED_AT)
+        )
+    else:
+        df = df.withColumn("_off_start", F.lit(False)).withColumn("_off_end", F.lit(False))
     desk = F.coalesce(F.col(C.PHYSICAL_VISIT), F.lit(False))
     hour_unit = Window.partitionBy(F.col("_unit_center"), TM.LOCAL_DATE, TM.LOCAL_HOUR)
     df = df.withColumn(
@@ -120,13 +152,16 @@ def to_observations(
             F.col(C.SERVICE_ITEM).alias("_item"),
             F.col(C.COMPLEXITY).cast("double").alias(C.COMPLEXITY),
             (F.col(C.TIME_LIMIT_DAYS) == 0).alias(SAME_DAY),
+            F.col(C.TIME_LIMIT_DAYS).cast("double").alias(C.TIME_LIMIT_DAYS),
         )
         df = df.join(F.broadcast(cat), F.col(C.SERVICE_ITEM) == F.col("_item"), "left").drop(
             "_item"
         )
     else:
-        df = df.withColumn(C.COMPLEXITY, F.lit(None).cast("double")).withColumn(
-            SAME_DAY, F.lit(None).cast("boolean")
+        df = (
+            df.withColumn(C.COMPLEXITY, F.lit(None).cast("double"))
+            .withColumn(SAME_DAY, F.lit(None).cast("boolean"))
+            .withColumn(C.TIME_LIMIT_DAYS, F.lit(None).cast("double"))
         )
     # A delivery by post: its "processing" is the courier's transit, a setting of its own.
     courier = (F.col(C.CHANNEL) == "mail") & F.col(C.STEP).isin(*DELIVERY_STEPS)
@@ -147,6 +182,9 @@ def to_observations(
         .otherwise(F.lit("back_office"))
         .alias(SETTING),
         LOG_N_STEPS,
+        C.TIME_LIMIT_DAYS,
+        TM.LOCAL_DATE,
+        F.when(desk, F.col(C.CENTER)).alias(PLACE),
     ]
 
     def log_s(c: str) -> F.Column:
@@ -155,11 +193,15 @@ def to_observations(
     # Wall clock where work does not follow the office calendar: desks (the citizen is there),
     # couriers, and same-day items (done while the citizen waits, or automated).
     wall = desk | courier | F.coalesce(F.col(SAME_DAY), F.lit(False))
+    proc_work = F.when(wall, log_s(TM.PROCESSING_S)).otherwise(log_s(TM.PROCESSING_WORK_S))
     processing = df.select(
         *common,
         F.lit("processing").alias(KIND),
         F.when(wall, F.lit("calendar")).otherwise(F.lit("working")).alias(BASIS),
-        F.when(wall, log_s(TM.PROCESSING_S)).otherwise(log_s(TM.PROCESSING_WORK_S)).alias(Y),
+        proc_work.alias(Y),
+        proc_work.alias(Y_WORK),
+        log_s(TM.PROCESSING_S).alias(Y_CAL),
+        (~wall & (F.col("_off_start") | F.col("_off_end"))).alias(OFF_HOURS),
         F.col(TM.PROCESSING_CENSORED).alias(CENSORED),
     )
     waiting = df.where(F.col(TM.WAITING_S).isNotNull()).select(
@@ -167,17 +209,53 @@ def to_observations(
         F.lit("waiting").alias(KIND),
         F.lit("calendar").alias(BASIS),
         log_s(TM.WAITING_S).alias(Y),
+        log_s(TM.WAITING_S).alias(Y_WORK),
+        log_s(TM.WAITING_S).alias(Y_CAL),
+        F.lit(False).alias(OFF_HOURS),
         F.lit(False).alias(CENSORED),
     )
     same_day = F.coalesce(F.col(SAME_DAY), F.lit(False))
+    hand_work = F.when(same_day, log_s(TM.HANDOFF_S)).otherwise(log_s(TM.HANDOFF_WORK_S))
     handoff = df.where(F.col(TM.HANDOFF_WORK_S).isNotNull() & ~desk).select(
         *common,
         F.lit("handoff").alias(KIND),
         F.when(same_day, F.lit("calendar")).otherwise(F.lit("working")).alias(BASIS),
-        F.when(same_day, log_s(TM.HANDOFF_S)).otherwise(log_s(TM.HANDOFF_WORK_S)).alias(Y),
+        hand_work.alias(Y),
+        hand_work.alias(Y_WORK),
+        log_s(TM.HANDOFF_S).alias(Y_CAL),
+        (~same_day & F.col("_off_start")).alias(OFF_HOURS),
         F.lit(False).alias(CENSORED),
     )
     return processing.unionByName(waiting).unionByName(handoff)
+
+
+def with_basis(observations: DataFrame, *, off_hours_share: float, min_s: float) -> DataFrame:
+    """Chooses the measurement basis per item-step and sets ``y`` to it.
+
+    A working-time item-step is measured in calendar time instead when more than
+    ``off_hours_share`` of its steps start or end outside working hours (work done round the
+    clock, or stamped by a nightly batch), or when its working-time median is under ``min_s``
+    while its calendar median is an hour or more (the working clock has collapsed). Adds
+    ``basis_fallback`` (true where the calendar replaced the working clock).
+    """
+    g = observations.groupBy(*GROUP_KEYS).agg(
+        F.avg(F.col(OFF_HOURS).cast("double")).alias("_off_share"),
+        F.median(Y_WORK).alias("_med_work"),
+        F.median(Y_CAL).alias("_med_cal"),
+    )
+    collapsed = (F.col("_med_work") < math.log(max(min_s, 1.0))) & (
+        F.col("_med_cal") >= math.log(3600.0)
+    )
+    fallback = (F.col(BASIS) == "working") & ((F.col("_off_share") > off_hours_share) | collapsed)
+    return (
+        observations.join(g, GROUP_KEYS)
+        .withColumn("basis_fallback", fallback)
+        .withColumn(Y, F.when(F.col("basis_fallback"), F.col(Y_CAL)).otherwise(F.col(Y)))
+        .withColumn(
+            BASIS, F.when(F.col("basis_fallback"), F.lit("calendar")).otherwise(F.col(BASIS))
+        )
+        .drop("_off_share", "_med_work", "_med_cal")
+    )
 
 
 ADJUSTED_SCHEMA = T.StructType(
@@ -197,6 +275,11 @@ ADJUSTED_SCHEMA = T.StructType(
         T.StructField(LOG_N_STEPS, T.DoubleType()),
         T.StructField(LOG_LOAD, T.DoubleType()),
         T.StructField(BETA_LOAD, T.DoubleType()),
+        T.StructField(Y_CAL, T.DoubleType()),
+        T.StructField(C.TIME_LIMIT_DAYS, T.DoubleType()),
+        T.StructField(TM.LOCAL_DATE, T.DateType()),
+        T.StructField(PLACE, T.StringType()),
+        T.StructField("basis_fallback", T.BooleanType()),
     ]
 )
 

@@ -1,153 +1,307 @@
-"""Peer expectations, tests and flags: which item-steps are lagging.
+"""Expectations a department head would accept, tests and flags: which item-steps are lagging.
 
-For each item-step (service item, step, department, kind) the observed value is the median of
-its workload-adjusted durations; the expected value comes from *peers*: a robust (Huber)
-regression of the other items' observed log medians on step, complexity, same-day service and
-cross-department share, fitted without the item itself (leave-one-item-out). A one-sided sign
-test asks whether more than half of the item-step's adjusted durations exceed the expectation
-(censored durations are lower bounds, so they count correctly); Benjamini-Hochberg controls the
-false-discovery rate across item-steps. Method: docs/methodology-lagging.md.
+Every item-step (service item, step, department, kind, setting) is judged over the *judged
+period* (the data's last ``judged_days``) against up to four comparisons, one row each:
+
+- ``history``: its own workload-adjusted median over the ``history_days`` before the judged
+  period (it has got worse);
+- ``places``: at one centre against the same item-step at the other centres, same weeks (one
+  hall is slower than the rest);
+- ``rule``: the item's legal time limit (catalog ``time_limit_days``, working days) for the
+  whole case, which one back-office step alone should not exceed;
+- ``peers``: only where history is impossible (too short a log): a two-way robust fit of
+  item-step medians, row = (item, department, kind, setting), column = (step, setting), both
+  left out of the cell: "this step against what the item's other steps and the other items'
+  same step suggest". Items that differ by orders of magnitude are compared through their own other
+  steps, never through a regression across different items.
+
+A row is flagged when its one-sided sign test survives Benjamini-Hochberg (over every tested
+row), observed / expected >= ``min_effect`` and observed - expected >= the materiality
+threshold of its kind. Slowness shared by a whole department (or centre) is ``workload``, not a
+lagging step. Method: docs/methodology-lagging.md.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from visitonce import columns as C
+from visitonce.config import LaggingConfig
 from visitonce.lagging import adjust as A
+from visitonce.lagging import timings as TM
+from visitonce.lagging.worktime import clock_seconds
 
 STATUS_LAGGING = "lagging"
 STATUS_NORMAL = "normal"
-STATUS_WORKLOAD = "workload"  # slow before adjustment, explained by workload
+STATUS_WORKLOAD = "workload"  # slow, but explained by workload or shared by the whole unit
 STATUS_INSUFFICIENT = "insufficient_data"
-STATUS_NO_PEERS = "no_peers"
-STATUSES = (STATUS_LAGGING, STATUS_NORMAL, STATUS_WORKLOAD, STATUS_INSUFFICIENT, STATUS_NO_PEERS)
+STATUS_NO_COMPARISON = "no_comparison"
+STATUS_BASIS = "basis_unreliable"
+STATUSES = (
+    STATUS_LAGGING,
+    STATUS_NORMAL,
+    STATUS_WORKLOAD,
+    STATUS_INSUFFICIENT,
+    STATUS_NO_COMPARISON,
+    STATUS_BASIS,
+)
+COMPARISONS = ("history", "places", "rule", "peers")
+KEYS = A.GROUP_KEYS
+COMPARISON = "comparison"
+WINDOW = "_window"
 
 _Z95 = 1.959963984540054
 # Asymptotic standard error of a sample median: sqrt(pi/2) * sigma / sqrt(n) for normal data;
-# sigma is estimated by 1.4826 * MAD.
-_MEDIAN_SE = math.sqrt(math.pi / 2) * 1.4826
+# sigma is estimated by IQR / 1.349.
+_MEDIAN_SE = math.sqrt(math.pi / 2) / 1.349
 
 
-def summarize_item_steps(adjusted: DataFrame) -> DataFrame:
-    """Per item-step: ``n, n_censored, med, raw_med, mad`` (log seconds), ``basis``,
-    ``complexity, same_day, cross_share``, ``beta_load``. Needs ``with_adjusted_durations``."""
-    keys = A.GROUP_KEYS
-    g = adjusted.groupBy(*keys).agg(
+def with_windows(adjusted: DataFrame, config: LaggingConfig) -> tuple[DataFrame, bool, dt.date]:
+    """Adds ``_window`` ('judged', 'history' or null) by local date; returns (frame, whether a
+    history comparison is possible, the last date)."""
+    lo, hi = adjusted.agg(F.min(TM.LOCAL_DATE), F.max(TM.LOCAL_DATE)).first()
+    if hi is None:
+        return adjusted.withColumn(WINDOW, F.lit(None).cast("string")), False, dt.date.today()
+    judged_from = hi - dt.timedelta(days=config.judged_days - 1)
+    history_from = judged_from - dt.timedelta(days=config.history_days)
+    has_history = lo <= judged_from - dt.timedelta(days=config.history_min_days)
+    d = F.col(TM.LOCAL_DATE)
+    window = F.when(d >= F.lit(judged_from), F.lit("judged")).when(
+        d >= F.lit(history_from), F.lit("history")
+    )
+    return adjusted.withColumn(WINDOW, window), bool(has_history), hi
+
+
+def _stat_columns() -> list:
+    return [
         F.count(F.lit(1)).alias("n"),
         F.sum(F.col(A.CENSORED).cast("long")).alias("n_censored"),
         F.median(A.Y_ADJ).alias("med"),
         F.median(A.Y).alias("raw_med"),
+        F.median(A.Y_CAL).alias("med_cal"),
+        F.percentile(A.Y_ADJ, 0.25).alias("q25"),
+        F.percentile(A.Y_ADJ, 0.75).alias("q75"),
         F.first(A.BASIS).alias(A.BASIS),
         F.first(C.COMPLEXITY).alias(C.COMPLEXITY),
-        F.first(A.SAME_DAY).alias(A.SAME_DAY),
-        F.avg(A.CROSS_DEPT).alias("cross_share"),
-        F.avg(A.LOG_N_STEPS).alias("mean_log_n_steps"),
-        F.first(A.BETA_LOAD).alias(A.BETA_LOAD),
-    )
-    mad = (
-        adjusted.join(g.select(*keys, "med"), keys)
-        .groupBy(*keys)
-        .agg(F.median(F.abs(F.col(A.Y_ADJ) - F.col("med"))).alias("mad"))
-    )
-    return g.join(mad, keys)
+        F.first(C.TIME_LIMIT_DAYS).alias(C.TIME_LIMIT_DAYS),
+    ]
 
 
-PEER_SCHEMA = T.StructType(
+def _own_stats(df: DataFrame, keys: list[str]) -> DataFrame:
+    return df.groupBy(*keys).agg(*_stat_columns())
+
+
+EXPECT_SCHEMA = T.StructType(
     [
         T.StructField(C.SERVICE_ITEM, T.StringType()),
         T.StructField(C.STEP, T.StringType()),
         T.StructField(C.DEPARTMENT, T.StringType()),
         T.StructField(A.KIND, T.StringType()),
         T.StructField(A.SETTING, T.StringType()),
+        T.StructField(COMPARISON, T.StringType()),
+        T.StructField(A.PLACE, T.StringType()),
         T.StructField("expected_log", T.DoubleType()),
-        T.StructField("n_peers", T.LongType()),
-        T.StructField("peer_spread", T.DoubleType()),
+        T.StructField("n_reference", T.LongType()),
+        T.StructField("reference", T.StringType()),
     ]
 )
 
 
-def _peer_features(pdf: pd.DataFrame, steps: list[str], departments: list[str]) -> np.ndarray:
-    cols = [(pdf[C.STEP] == s).astype(float).to_numpy() for s in steps]
-    # Department effects: a slow or short-staffed department is the department's matter
-    # (scorecards), not a lagging step of one of its items.
-    cols += [(pdf[C.DEPARTMENT] == d).astype(float).to_numpy() for d in departments[1:]]
-    cols.append(pdf[C.COMPLEXITY].fillna(3.0).to_numpy(dtype=float))
-    cols.append(pdf["cross_share"].fillna(0.0).to_numpy(dtype=float))
-    cols.append(pdf["mean_log_n_steps"].fillna(0.0).to_numpy(dtype=float))
-    return np.column_stack(cols)
+def median_polish_expectations(
+    cells: pd.DataFrame, *, min_cases: int, min_peers: int
+) -> pd.DataFrame:
+    """Peer expectations of item-step cells from a two-way robust fit, leaving the cell out.
 
-
-def _peer_model(min_cases: int, min_peers: int):  # noqa: ANN202 - a pandas group function
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import HuberRegressor
-
-    def run(pdf: pd.DataFrame) -> pd.DataFrame:
-        steps = sorted(pdf[C.STEP].unique())
-        x = _peer_features(pdf, steps, sorted(pdf[C.DEPARTMENT].unique()))
-        y = pdf["med"].to_numpy(dtype=float)
-        eligible = (pdf["n"] >= min_cases).to_numpy()
-        out = pdf[[C.SERVICE_ITEM, C.STEP, C.DEPARTMENT, A.KIND, A.SETTING]].copy()
-        out["expected_log"] = np.nan
-        out["n_peers"] = 0
-        out["peer_spread"] = np.nan
-        for item in pdf[C.SERVICE_ITEM].unique():
-            mine = (pdf[C.SERVICE_ITEM] == item).to_numpy()
-            train = eligible & ~mine
-            if train.sum() < 3:
+    ``cells``: one row per item-step with ``service_item, step, department, kind, setting, n,
+    med`` (log seconds). Per kind, log median = row effect (item, department, setting) + column
+    effect (step, setting), fitted by median polish over cells with ``n >= min_cases``. A cell's
+    expectation is the median over its row's *other* fitted cells of (their median - their
+    column effect) plus the median over its column's *other* rows of (their median - their row
+    effect). Needs at least one other cell in the row and ``min_peers`` other rows in the
+    column; otherwise no expectation. Returns ``KEYS, expected_log, n_reference`` (the other
+    items behind the column effect).
+    """
+    out = []
+    for _, g in cells.groupby(A.KIND, sort=False):
+        g = g.reset_index(drop=True)
+        row = (g[C.SERVICE_ITEM] + "|" + g[C.DEPARTMENT] + "|" + g[A.SETTING]).to_numpy()
+        col = (g[C.STEP] + "|" + g[A.SETTING]).to_numpy()
+        y = g["med"].to_numpy(dtype=float)
+        fit = (g["n"] >= min_cases).to_numpy()
+        r_eff = {r: 0.0 for r in set(row)}
+        c_eff = {c: 0.0 for c in set(col)}
+        for _ in range(6):
+            for c in c_eff:
+                m = fit & (col == c)
+                if m.any():
+                    c_eff[c] = float(np.median(y[m] - np.array([r_eff[r] for r in row[m]])))
+            for r in r_eff:
+                m = fit & (row == r)
+                if m.any():
+                    r_eff[r] = float(np.median(y[m] - np.array([c_eff[c] for c in col[m]])))
+        exp = np.full(len(g), np.nan)
+        n_ref = np.zeros(len(g), dtype="int64")
+        for i in range(len(g)):
+            others_r = fit & (row == row[i]) & (np.arange(len(g)) != i)
+            others_c = fit & (col == col[i]) & (row != row[i])
+            n_ref[i] = int(others_c.sum())
+            if not others_r.any() or others_c.sum() < min_peers:
                 continue
-            # Steps with no other item in the training set carry no information: drop them.
-            used = x[train].std(axis=0) > 0
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model = HuberRegressor(max_iter=1000, alpha=1e-3).fit(x[train][:, used], y[train])
-            resid = y[train] - model.predict(x[train][:, used])
-            spread = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
-            for i in np.flatnonzero(mine):
-                same_step = train & (pdf[C.STEP] == pdf[C.STEP].iloc[i]).to_numpy()
-                out.iloc[i, out.columns.get_loc("n_peers")] = int(same_step.sum())
-                if same_step.sum() >= min_peers:
-                    pred = model.predict(x[i : i + 1][:, used])[0]
-                    out.iloc[i, out.columns.get_loc("expected_log")] = float(pred)
-                    out.iloc[i, out.columns.get_loc("peer_spread")] = spread
-        out["n_peers"] = out["n_peers"].astype("int64")
-        return out
-
-    return run
+            r_loo = np.median(y[others_r] - np.array([c_eff[c] for c in col[others_r]]))
+            c_loo = np.median(y[others_c] - np.array([r_eff[r] for r in row[others_c]]))
+            exp[i] = r_loo + c_loo
+        res = g[KEYS].copy()
+        res["expected_log"] = exp
+        res["n_reference"] = n_ref
+        out.append(res)
+    if not out:
+        return pd.DataFrame(columns=[*KEYS, "expected_log", "n_reference"])
+    return pd.concat(out, ignore_index=True)
 
 
-def with_peer_expectations(groups: DataFrame, *, min_cases: int, min_peers: int) -> DataFrame:
-    """Adds ``expected_log`` (null without ``min_peers`` same-step peers), ``n_peers`` and
-    ``peer_spread`` (robust residual spread of the peer model, log scale) to
-    ``summarize_item_steps`` output: a leave-one-item-out Huber regression per kind and
-    setting."""
-    # Same-day items run on other clocks (while the citizen waits, or automated): own peers.
-    # (Waiting in a queue does not depend on how the work is done later: one cell.)
-    same_day_cell = F.when(F.col(A.KIND) != "waiting", F.col(A.SAME_DAY))
-    peers = (
-        groups.withColumn("_same_day_cell", same_day_cell)
-        .groupBy(A.KIND, A.SETTING, "_same_day_cell")
-        .applyInPandas(_peer_model(min_cases, min_peers), PEER_SCHEMA)
+def expectations(
+    windowed: DataFrame,
+    items: pd.DataFrame,
+    *,
+    has_history: bool,
+    config: LaggingConfig,
+) -> DataFrame:
+    """The comparison rows (``EXPECT_SCHEMA``): one per item-step and comparison it allows, and
+    one per item-step and centre for places. ``items``: judged-period item-step statistics."""
+    spark = windowed.sparkSession
+    mc = config.min_cases
+    parts: list[DataFrame] = []
+    hist_keys: set[tuple] = set()
+    if has_history:
+        hist = (
+            windowed.where(F.col(WINDOW) == "history")
+            .groupBy(*KEYS)
+            .agg(F.count(F.lit(1)).alias("n_reference"), F.median(A.Y_ADJ).alias("expected_log"))
+            .where(F.col("n_reference") >= mc)
+            .select(
+                *KEYS,
+                F.lit("history").alias(COMPARISON),
+                F.lit(None).cast("string").alias(A.PLACE),
+                "expected_log",
+                "n_reference",
+                F.lit(f"the {config.history_days} days before").alias("reference"),
+            )
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        hist_keys = {tuple(r) for r in hist.select(*KEYS).collect()}
+        parts.append(hist)
+    # places: one centre against the other centres, same item-step, same weeks
+    judged = windowed.where((F.col(WINDOW) == "judged") & F.col(A.PLACE).isNotNull())
+    per_place = judged.groupBy(*KEYS, A.PLACE).agg(F.count(F.lit(1)).alias("_n"))
+    enough = per_place.where(F.col("_n") >= mc)
+    multi = enough.groupBy(*KEYS).agg(F.count(F.lit(1)).alias("_k")).where(F.col("_k") >= 2)
+    targets = enough.join(multi, KEYS).select(*KEYS, F.col(A.PLACE).alias("_p"))
+    places = (
+        judged.join(targets, KEYS)
+        .where(F.col(A.PLACE) != F.col("_p"))
+        .groupBy(*KEYS, "_p")
+        .agg(
+            F.count(F.lit(1)).alias("n_reference"),
+            F.median(A.Y_ADJ).alias("expected_log"),
+            F.count_distinct(A.PLACE).alias("_others"),
+        )
+        .where(F.col("n_reference") >= mc)
+        .select(
+            *KEYS,
+            F.lit("places").alias(COMPARISON),
+            F.col("_p").alias(A.PLACE),
+            "expected_log",
+            "n_reference",
+            F.concat(F.lit("the other "), F.col("_others").cast("string"), F.lit(" centres")).alias(
+                "reference"
+            ),
+        )
     )
-    return groups.join(peers, A.GROUP_KEYS)
+    parts.append(places)
+    # rule and peers, from the (small) item-step table
+    rows = []
+    day_len = clock_seconds(config.work_day_end) - clock_seconds(config.work_day_start)
+    for r in items.itertuples(index=False):
+        limit = getattr(r, C.TIME_LIMIT_DAYS)
+        kind, setting = getattr(r, A.KIND), getattr(r, A.SETTING)
+        if (
+            limit is not None
+            and not pd.isna(limit)
+            and limit > 0
+            and kind in ("processing", "handoff")
+            and setting == "back_office"
+        ):
+            per_day = day_len if getattr(r, A.BASIS) == "working" else 86_400.0 * 7 / 5
+            basis = "working" if getattr(r, A.BASIS) == "working" else "calendar"
+            rows.append(
+                (
+                    *[getattr(r, k) for k in KEYS],
+                    "rule",
+                    None,
+                    math.log(limit * per_day),
+                    0,
+                    f"legal limit {limit:g} working days for the whole case ({basis} time)",
+                )
+            )
+    peers = median_polish_expectations(items, min_cases=mc, min_peers=config.min_peers)
+    for r in peers.itertuples(index=False):
+        key = tuple(getattr(r, k) for k in KEYS)
+        if key in hist_keys or pd.isna(r.expected_log):
+            continue
+        rows.append(
+            (
+                *key,
+                "peers",
+                None,
+                float(r.expected_log),
+                int(r.n_reference),
+                f"the item's other steps and {int(r.n_reference)} other items' same step",
+            )
+        )
+    parts.append(spark.createDataFrame(rows, EXPECT_SCHEMA))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
 
 
-def with_sign_counts(groups: DataFrame, adjusted: DataFrame) -> DataFrame:
-    """Adds ``n_above``: how many adjusted durations of the item-step exceed its expectation."""
-    exp = groups.select(*A.GROUP_KEYS, "expected_log").where(F.col("expected_log").isNotNull())
-    counts = (
-        adjusted.join(F.broadcast(exp), A.GROUP_KEYS)
-        .groupBy(*A.GROUP_KEYS)
-        .agg(F.sum((F.col(A.Y_ADJ) > F.col("expected_log")).cast("long")).alias("n_above"))
+def comparison_rows(windowed: DataFrame, expect: DataFrame) -> DataFrame:
+    """Each comparison row with the judged-period statistics of what it judges (the item-step,
+    or the item-step at one centre for places) and ``n_above`` (observations above the
+    expectation: censored ones are lower bounds, so they count correctly)."""
+    judged = windowed.where(F.col(WINDOW) == "judged")
+    e = expect.withColumnRenamed(A.PLACE, "_p")
+    on = [judged[k] == e[k] for k in KEYS] + [e["_p"].isNull() | (judged[A.PLACE] == e["_p"])]
+    joined = judged.join(F.broadcast(e), on).select(
+        *[judged[k] for k in KEYS],
+        judged[A.Y_ADJ],
+        judged[A.Y],
+        judged[A.Y_CAL],
+        judged[A.CENSORED],
+        judged[A.BASIS],
+        judged[C.COMPLEXITY],
+        judged[C.TIME_LIMIT_DAYS],
+        e[COMPARISON],
+        e["_p"].alias(A.PLACE),
+        e["expected_log"],
+        e["n_reference"],
+        e["reference"],
     )
-    return groups.join(counts, A.GROUP_KEYS, "left")
+    return joined.groupBy(*KEYS, COMPARISON, A.PLACE).agg(
+        *_stat_columns(),
+        F.sum((F.col(A.Y_ADJ) > F.col("expected_log")).cast("long")).alias("n_above"),
+        F.first("expected_log").alias("expected_log"),
+        F.first("n_reference").alias("n_reference"),
+        F.first("reference").alias("reference"),
+    )
 
 
 LAGGING_SCHEMA = T.StructType(
@@ -159,116 +313,175 @@ LAGGING_SCHEMA = T.StructType(
         T.StructField("observed_s", T.DoubleType()),
         T.StructField("expected_s", T.DoubleType()),
         T.StructField("excess_ratio", T.DoubleType()),
+        T.StructField("excess_s", T.DoubleType()),
         T.StructField("flagged", T.BooleanType()),
         T.StructField(A.KIND, T.StringType()),
-        T.StructField(A.SETTING, T.StringType()),
+        T.StructField(COMPARISON, T.StringType()),
         T.StructField("status", T.StringType()),
+        T.StructField(A.SETTING, T.StringType()),
+        T.StructField(A.PLACE, T.StringType()),
+        T.StructField("reference", T.StringType()),
+        T.StructField("n_reference", T.LongType()),
         T.StructField("basis", T.StringType()),
+        T.StructField("material_s", T.DoubleType()),
         T.StructField("n_censored", T.LongType()),
         T.StructField("observed_lo_s", T.DoubleType()),
         T.StructField("observed_hi_s", T.DoubleType()),
         T.StructField("raw_observed_s", T.DoubleType()),
         T.StructField("raw_excess_ratio", T.DoubleType()),
         T.StructField("workload_ratio", T.DoubleType()),
-        T.StructField("robust_z", T.DoubleType()),
+        T.StructField("unit_ratio", T.DoubleType()),
+        T.StructField("calendar_observed_s", T.DoubleType()),
         T.StructField("p_value", T.DoubleType()),
         T.StructField("q_value", T.DoubleType()),
-        T.StructField("n_peers", T.LongType()),
         T.StructField(C.COMPLEXITY, T.DoubleType()),
     ]
 )
 
 
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """BH-adjusted q-values (step-up; monotone; capped at 1); NaN stays NaN."""
-    q = np.full(len(p), np.nan)
-    ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
-        return q
-    ps = p[ok]
-    order = np.argsort(ps)
-    ranked = ps[order] * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(ranked, 1.0)
-    q[ok] = out
-    return q
+def materiality(pdf: pd.DataFrame, expected_s: np.ndarray, config: LaggingConfig) -> np.ndarray:
+    """The absolute excess (seconds) a flag needs, per row: by kind and setting, and a day (a
+    working day in working time) where the expectation itself is a day or more."""
+    kind, setting = pdf[A.KIND].to_numpy(), pdf[A.SETTING].to_numpy()
+    thr = np.where(
+        kind == "waiting",
+        config.material_waiting_s,
+        np.where(
+            kind == "handoff",
+            config.material_handoff_s,
+            np.where(setting == "desk", config.material_desk_s, config.material_back_office_s),
+        ),
+    ).astype(float)
+    day_len = clock_seconds(config.work_day_end) - clock_seconds(config.work_day_start)
+    working = pdf["basis"].to_numpy() == "working"
+    day = np.where(working, day_len, 86_400.0)
+    multi = config.material_multi_day_s * day / 86_400.0
+    return np.where(expected_s >= day, np.maximum(thr, multi), thr)
 
 
-def _decide(min_cases: int, min_effect: float, fdr_alpha: float):  # noqa: ANN202
-    from scipy.stats import binom
+def decide(pdf: pd.DataFrame, config: LaggingConfig) -> pd.DataFrame:
+    """The lagging_steps rows (``LAGGING_SCHEMA``) from comparison rows with their statistics
+    (columns of ``comparison_rows``; rows without a comparison have a null one)."""
+    from scipy.stats import binom, false_discovery_control
 
-    def run(pdf: pd.DataFrame) -> pd.DataFrame:
-        n = pdf["n"].to_numpy(dtype=float)
-        med = pdf["med"].to_numpy(dtype=float)
-        raw = pdf["raw_med"].to_numpy(dtype=float)
-        exp_log = pdf["expected_log"].to_numpy(dtype=float)
-        above = pdf["n_above"].fillna(0).to_numpy(dtype=float)
-        testable = (n >= min_cases) & ~np.isnan(exp_log)
-        # One-sided sign test of H0 "median adjusted duration <= expected".
-        p = np.where(testable, binom.sf(above - 1, n, 0.5), np.nan)
-        q = benjamini_hochberg(p)
-        ratio = np.exp(med - exp_log)
-        raw_ratio = np.exp(raw - exp_log)
-        half = _Z95 * _MEDIAN_SE * pdf["mad"].to_numpy(dtype=float) / np.sqrt(np.maximum(n, 1))
-        flagged = testable & (q <= fdr_alpha) & (ratio >= min_effect)
-        status = np.where(
-            n < min_cases,
+    pdf = pdf.reset_index(drop=True)
+    n = pdf["n"].to_numpy(dtype=float)
+    med = pdf["med"].to_numpy(dtype=float)
+    raw = pdf["raw_med"].to_numpy(dtype=float)
+    exp_log = pdf["expected_log"].to_numpy(dtype=float)
+    above = pdf["n_above"].fillna(0).to_numpy(dtype=float)
+    observed, expected = np.exp(med), np.exp(exp_log)
+    cal = np.exp(pdf["med_cal"].to_numpy(dtype=float))
+    has_exp = ~np.isnan(exp_log)
+    # A ratio of near-zero numbers for work that takes hours on the calendar: never judged.
+    unreliable = has_exp & (np.minimum(observed, expected) < config.basis_min_s) & (cal >= 3600)
+    testable = (n >= config.min_cases) & has_exp & ~unreliable
+    p = np.where(testable, binom.sf(above - 1, np.maximum(n, 1), 0.5), np.nan)
+    q = np.full(len(pdf), np.nan)
+    if testable.any():
+        q[testable] = false_discovery_control(p[testable], method="bh")
+    ratio = observed / expected
+    excess = observed - expected
+    material = materiality(pdf, expected, config)
+    significant = testable & (q <= config.fdr_alpha)
+    big = (ratio >= config.min_effect) & (excess >= material)
+    # Slowness shared by a whole department (or, for places, a whole centre) across at least 3
+    # tested rows of one comparison: a staffing matter, not one step's lag.
+    log_ratio = pd.Series(np.where(testable, med - exp_log, np.nan))
+    unit = np.zeros(len(pdf))
+    dept_key = pdf[COMPARISON].fillna("") + "|" + pdf[C.DEPARTMENT]
+    place_key = np.where(pdf[COMPARISON].eq("places"), "places|" + pdf[A.PLACE].fillna(""), None)
+    for key in (dept_key.to_numpy(), place_key):
+        keyed = pd.DataFrame({"k": key, "lr": log_ratio})
+        keyed = keyed[keyed["k"].notna()]
+        stats = keyed.groupby("k")["lr"].agg(["median", "count"])
+        wide = stats[(stats["count"] >= 3) & (stats["median"] >= math.log(config.unit_wide_ratio))]
+        eff = pd.Series(key).map(wide["median"]).fillna(0.0).to_numpy(dtype=float)
+        unit = np.maximum(unit, eff)
+    unit_expected = expected * np.exp(unit)
+    big_in_unit = (observed / unit_expected >= config.min_effect) & (
+        observed - unit_expected >= material
+    )
+    flagged = significant & big & big_in_unit
+    raw_obs = np.exp(raw)
+    raw_big = (raw_obs / expected >= config.min_effect) & (raw_obs - expected >= material)
+    workload = testable & ~flagged & ((significant & big) | raw_big)
+    status = np.select(
+        [
+            n < config.min_cases,
+            ~has_exp,
+            unreliable,
+            flagged,
+            workload,
+        ],
+        [
             STATUS_INSUFFICIENT,
-            np.where(
-                np.isnan(exp_log),
-                STATUS_NO_PEERS,
-                np.where(
-                    flagged,
-                    STATUS_LAGGING,
-                    np.where(raw_ratio >= min_effect, STATUS_WORKLOAD, STATUS_NORMAL),
-                ),
-            ),
-        )
-        spread = pdf["peer_spread"].to_numpy(dtype=float)
-        out = pd.DataFrame(
-            {
-                C.SERVICE_ITEM: pdf[C.SERVICE_ITEM],
-                C.STEP: pdf[C.STEP],
-                C.DEPARTMENT: pdf[C.DEPARTMENT],
-                "n": pdf["n"].astype("int64"),
-                "observed_s": np.exp(med),
-                "expected_s": np.exp(exp_log),
-                "excess_ratio": ratio,
-                "flagged": flagged,
-                A.KIND: pdf[A.KIND],
-                A.SETTING: pdf[A.SETTING],
-                "status": status,
-                "basis": pdf[A.BASIS],
-                "n_censored": pdf["n_censored"].astype("int64"),
-                "observed_lo_s": np.exp(med - half),
-                "observed_hi_s": np.exp(med + half),
-                "raw_observed_s": np.exp(raw),
-                "raw_excess_ratio": raw_ratio,
-                "workload_ratio": np.exp(raw - med),
-                "robust_z": (med - exp_log) / np.where(spread > 0, spread, np.nan),
-                "p_value": p,
-                "q_value": q,
-                "n_peers": pdf["n_peers"].astype("int64"),
-                C.COMPLEXITY: pdf[C.COMPLEXITY],
-            }
-        )
-        return out
+            STATUS_NO_COMPARISON,
+            STATUS_BASIS,
+            STATUS_LAGGING,
+            STATUS_WORKLOAD,
+        ],
+        STATUS_NORMAL,
+    )
+    sigma = (pdf["q75"].to_numpy(dtype=float) - pdf["q25"].to_numpy(dtype=float)) * _MEDIAN_SE
+    half = _Z95 * sigma / np.sqrt(np.maximum(n, 1))
+    return pd.DataFrame(
+        {
+            C.SERVICE_ITEM: pdf[C.SERVICE_ITEM],
+            C.STEP: pdf[C.STEP],
+            C.DEPARTMENT: pdf[C.DEPARTMENT],
+            "n": pdf["n"].astype("int64"),
+            "observed_s": observed,
+            "expected_s": expected,
+            "excess_ratio": ratio,
+            "excess_s": excess,
+            "flagged": flagged,
+            A.KIND: pdf[A.KIND],
+            COMPARISON: pdf[COMPARISON],
+            "status": status,
+            A.SETTING: pdf[A.SETTING],
+            A.PLACE: pdf[A.PLACE],
+            "reference": pdf["reference"],
+            "n_reference": pdf["n_reference"].fillna(0).astype("int64"),
+            "basis": pdf[A.BASIS],
+            "material_s": material,
+            "n_censored": pdf["n_censored"].astype("int64"),
+            "observed_lo_s": np.exp(med - half),
+            "observed_hi_s": np.exp(med + half),
+            "raw_observed_s": raw_obs,
+            "raw_excess_ratio": raw_obs / expected,
+            "workload_ratio": np.exp(raw - med),
+            "unit_ratio": np.exp(unit),
+            "calendar_observed_s": cal,
+            "p_value": p,
+            "q_value": q,
+            C.COMPLEXITY: pdf[C.COMPLEXITY],
+        }
+    )
 
-    return run
 
-
-def to_lagging_steps(
-    groups: DataFrame, *, min_cases: int, min_effect: float, fdr_alpha: float
-) -> DataFrame:
-    """The lagging_steps table from ``with_sign_counts`` output.
-
-    ``flagged`` = at least ``min_cases`` observations, a peer expectation, BH q-value <=
-    ``fdr_alpha`` (over every tested item-step of every kind) and observed/expected >=
-    ``min_effect``. ``status``: lagging, normal, workload (slow before but not after the
-    workload adjustment), insufficient_data (n < min_cases: reported, never flagged), no_peers.
-    """
-    decide = _decide(min_cases, min_effect, fdr_alpha)
-    # BH needs every item-step at once: one (small) group of item-step rows.
-    return groups.withColumn("_all", F.lit(1)).groupBy("_all").applyInPandas(decide, LAGGING_SCHEMA)
+def to_lagging_steps(adjusted: DataFrame, config: LaggingConfig) -> DataFrame:
+    """The lagging_steps table from ``with_adjusted_durations`` output (see the module doc)."""
+    spark = adjusted.sparkSession
+    windowed, has_history, _ = with_windows(adjusted, config)
+    windowed = windowed.where(F.col(WINDOW).isNotNull()).persist(StorageLevel.MEMORY_AND_DISK)
+    judged = windowed.where(F.col(WINDOW) == "judged")
+    items = _own_stats(judged, KEYS).toPandas()
+    expect = expectations(windowed, items, has_history=has_history, config=config)
+    rows = comparison_rows(windowed, expect).toPandas()
+    judged_keys = {tuple(r) for r in rows[KEYS].itertuples(index=False)} if len(rows) else set()
+    # Item-steps without any comparison are reported too (never hidden).
+    alone = items[[tuple(r) not in judged_keys for r in items[KEYS].itertuples(index=False)]]
+    alone = alone.assign(
+        **{
+            COMPARISON: None,
+            A.PLACE: None,
+            "expected_log": np.nan,
+            "n_reference": 0,
+            "reference": None,
+            "n_above": np.nan,
+        }
+    )
+    both = pd.concat([rows, alone[rows.columns]], ignore_index=True) if len(rows) else alone
+    out = decide(both, config) if len(both) else pd.DataFrame(columns=LAGGING_SCHEMA.names)
+    return spark.createDataFrame(out[LAGGING_SCHEMA.names], LAGGING_SCHEMA)

@@ -1,4 +1,4 @@
-"""The lagging stage: step timings -> workload adjustment -> peer expectations -> flags."""
+"""The lagging stage: step timings -> basis -> workload adjustment -> comparisons -> flags."""
 
 from __future__ import annotations
 
@@ -39,19 +39,20 @@ def find_lagging_steps(
         day_start=config.work_day_start,
         day_end=config.work_day_end,
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    obs = adjust.to_observations(steps, catalog=catalog, roster=roster)
-    adjusted = adjust.with_adjusted_durations(obs).persist(StorageLevel.MEMORY_AND_DISK)
-    groups = flags.summarize_item_steps(adjusted)
-    groups = flags.with_peer_expectations(
-        groups, min_cases=config.min_cases, min_peers=config.min_peers
-    ).persist(StorageLevel.MEMORY_AND_DISK)
-    counted = flags.with_sign_counts(groups, adjusted)
-    result = flags.to_lagging_steps(
-        counted,
-        min_cases=config.min_cases,
-        min_effect=config.min_effect,
-        fdr_alpha=config.fdr_alpha,
+    obs = adjust.to_observations(
+        steps,
+        catalog=catalog,
+        roster=roster,
+        calendar=calendar,
+        time_zone=time_zone,
+        day_start=config.work_day_start,
+        day_end=config.work_day_end,
     )
+    obs = adjust.with_basis(
+        obs, off_hours_share=config.basis_off_hours_share, min_s=config.basis_min_s
+    )
+    adjusted = adjust.with_adjusted_durations(obs).persist(StorageLevel.MEMORY_AND_DISK)
+    result = flags.to_lagging_steps(adjusted, config)
     return steps, result
 
 

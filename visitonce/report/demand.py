@@ -16,15 +16,27 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from visitonce.report import fmt, svg
+from visitonce.report import fmt, i18n, svg
+from visitonce.report.i18n import N_, _
 from visitonce.report.model import ReportInputs, records
 
-WEEKDAYS = {1: "Mon", 2: "Tue", 3: "Wed", 4: "Thu", 5: "Fri", 6: "Sat", 7: "Sun"}
+WEEKDAYS = {1: N_("Mon"), 2: N_("Tue"), 3: N_("Wed"), 4: N_("Thu"), 5: N_("Fri"), 6: N_("Sat"),
+            7: N_("Sun")}  # fmt: skip
 METHOD_LABELS = {
-    "naive_last_week": "naive (last week repeated)",
-    "seasonal_baseline": "seasonal baseline",
-    "model": "model (gradient boosting)",
+    "naive_last_week": N_("naive (last week repeated)"),
+    "seasonal_baseline": N_("seasonal baseline"),
+    "model": N_("model (gradient boosting)"),
 }
+
+
+def weekday(day: Any) -> str:
+    """ISO weekday 1-7 as its short name in the current language."""
+    label = WEEKDAYS.get(day)
+    return _(label) if label is not None else str(day)
+
+
+STATUS_LABELS = {"short": N_("short"), "idle": N_("idle"), "balanced": N_("balanced"),
+                 None: N_("no roster")}  # fmt: skip
 # Gap colours: short in the flag red, idle in blue, balanced in pale green; the cell text (the
 # gap itself) and its tooltip carry the figure, so colour is never the only signal.
 SHORT_FILL, IDLE_FILL, BALANCED_FILL, NO_ROSTER_FILL = "#e07a72", "#8fb3de", "#e3f2e9", "#e8e8e8"
@@ -134,8 +146,8 @@ def _priorities(df: pd.DataFrame | None, *, top: int) -> dict[str, Any]:
         "chart": svg.bar_chart(
             [str(r["service_item"]) for r in shown[:15]],
             [r["priority_score"] for r in shown[:15]],
-            title="Reform priority: applications x burden, top items",
-            unit="weighted applications",
+            title=_("Reform priority: applications x burden, top items"),
+            unit=_("weighted applications"),
             highlight=[bool(r["small_n"]) for r in shown[:15]],
         ),
     }
@@ -147,12 +159,19 @@ def _gap_cell(r: dict[str, Any]) -> svg.Cell:
         status, NO_ROSTER_FILL
     )
     text = "?" if gap is None else f"{gap:+.0f}" if abs(gap) >= 9.95 else f"{gap:+.1f}"
-    tip = (
-        f"{r['center']} {WEEKDAYS.get(r['weekday'], r['weekday'])} {r['hour']:02d}:00 — "
-        f"{status or 'no roster'}: rostered {fmt.fixed(r['rostered_officials'], 1)}, needed "
-        f"{fmt.count(r['officials_needed'])} (gap {fmt.fixed(gap, 1)}); "
-        f"{fmt.fixed(r['arrivals_per_hour'], 1)} arrivals per hour"
-    )
+    tip = _(
+        "%(center)s %(weekday)s %(hour)s — %(status)s: rostered %(rostered)s, needed "
+        "%(needed)s (gap %(gap)s); %(arrivals)s arrivals per hour"
+    ) % {
+        "center": r["center"],
+        "weekday": weekday(r["weekday"]),
+        "hour": f"{r['hour']:02d}:00",
+        "status": _(STATUS_LABELS[status]) if status in STATUS_LABELS else str(status),
+        "rostered": fmt.fixed(r["rostered_officials"], 1),
+        "needed": fmt.count(r["officials_needed"]),
+        "gap": fmt.fixed(gap, 1),
+        "arrivals": fmt.fixed(r["arrivals_per_hour"], 1),
+    }
     return svg.Cell(text=text, fill=fill, tooltip=tip)
 
 
@@ -163,12 +182,12 @@ def _staffing(df: pd.DataFrame | None, section: dict[str, Any] | None) -> dict[s
         return {"available": False}
     rows = records(df, STAFFING_COLUMNS)
     for r in rows:
-        r["weekday_label"] = WEEKDAYS.get(r["weekday"], str(r["weekday"]))
+        r["weekday_label"] = weekday(r["weekday"])
         r["key"] = f"{r['center']}|{r['weekday']}|{r['hour']}"
     rows.sort(key=lambda r: (r["center"], r["weekday"], r["hour"]))
     hours = sorted({int(r["hour"]) for r in rows})
     lanes = sorted({(r["center"], r["weekday"]) for r in rows})
-    label = {lane: f"{lane[0]} · {WEEKDAYS.get(lane[1], lane[1])}" for lane in lanes}
+    label = {lane: f"{lane[0]} · {weekday(lane[1])}" for lane in lanes}
     cells = {(label[(r["center"], r["weekday"])], f"{r['hour']:02d}"): _gap_cell(r) for r in rows}
     counts = {s: sum(r["status"] == s for r in rows) for s in ("short", "idle", "balanced")}
     counts["no roster"] = sum(r["status"] is None for r in rows)
@@ -188,12 +207,18 @@ def _staffing(df: pd.DataFrame | None, section: dict[str, Any] | None) -> dict[s
                 .get(c),
             }
         )
-    desc = (
-        f"{len(rows)} centre-weekday-hours: {counts['short']} short, {counts['idle']} idle, "
-        f"{counts['balanced']} balanced, {counts['no roster']} without a roster. Each cell is "
-        "rostered minus needed officials; red short, blue idle, green balanced, grey no roster. "
-        "The short cells are listed in the table below."
-    )
+    desc = _(
+        "%(n)s centre-weekday-hours: %(short)s short, %(idle)s idle, %(balanced)s balanced, "
+        "%(none)s without a roster. Each cell is rostered minus needed officials; red short, "
+        "blue idle, green balanced, grey no roster. The short cells are listed in the table "
+        "below."
+    ) % {
+        "n": len(rows),
+        "short": counts["short"],
+        "idle": counts["idle"],
+        "balanced": counts["balanced"],
+        "none": counts["no roster"],
+    }
     return {
         "available": True,
         "n_cells": len(rows),
@@ -205,7 +230,7 @@ def _staffing(df: pd.DataFrame | None, section: dict[str, Any] | None) -> dict[s
             [label[lane] for lane in lanes],
             [f"{h:02d}" for h in hours],
             cells,
-            title="Staffing gap per centre, weekday and hour (rostered minus needed officials)",
+            title=_("Staffing gap per centre, weekday and hour (rostered minus needed officials)"),
             desc=desc,
             cell=30,
         ),
@@ -218,7 +243,7 @@ def _hours(df: pd.DataFrame | None, section: dict[str, Any] | None) -> dict[str,
         return {"available": False}
     rows = records(df, HOURS_COLUMNS)
     for r in rows:
-        r["weekday_label"] = WEEKDAYS.get(r["weekday"], str(r["weekday"]))
+        r["weekday_label"] = weekday(r["weekday"])
         r["key"] = f"{r['center']}|{r['weekday']}|{r['hour']}"
     peaks: dict[str, set[int]] = {}
     for r in rows:
@@ -258,11 +283,19 @@ def _digital(df: pd.DataFrame | None) -> dict[str, Any]:
     for r in rows:
         share = float(r["counter_share"] or 0.0)
         tip = (
-            f"{r['service_item']}, {r['age_band']}: {fmt.percent(share)} at counters, "
-            f"{fmt.percent(r['remote_share'])} online or mobile, "
-            f"{fmt.count(r['n_applications'])} applications"
-            + (" (small group: read with care)" if r["small_n"] else "")
-            + ("; relies on the counter" if r["relies_on_counter"] else "")
+            _(
+                "%(item)s, %(band)s: %(counter)s at counters, %(remote)s online or mobile, "
+                "%(n)s applications"
+            )
+            % {
+                "item": r["service_item"],
+                "band": i18n.word(r["age_band"]),
+                "counter": fmt.percent(share),
+                "remote": fmt.percent(r["remote_share"]),
+                "n": fmt.count(r["n_applications"]),
+            }
+            + (_(" (small group: read with care)") if r["small_n"] else "")
+            + (_("; relies on the counter") if r["relies_on_counter"] else "")
         )
         text = f"{100 * share:.0f}" + ("*" if r["small_n"] else "")
         fill = _blend("#f4f8fc", "#b4562f", share) if not r["small_n"] else "#e8e8e8"
@@ -278,12 +311,15 @@ def _digital(df: pd.DataFrame | None) -> dict[str, Any]:
         "relies": [r for r in rows if r["relies_on_counter"]],
         "chart": svg.heat_matrix(
             items,
-            bands,
-            cells,
-            title="Share of applications first brought to a counter, by age band (%)",
-            desc=f"{len(items)} online-capable items x {len(bands)} age bands; darker = more "
-            "counter-bound; grey with * = small group (read with care). Figures in the table "
-            "below.",
+            [i18n.word(b) for b in bands],
+            {(k[0], i18n.word(k[1])): v for k, v in cells.items()},
+            title=_("Share of applications first brought to a counter, by age band (%)"),
+            desc=_(
+                "%(items)s online-capable items x %(bands)s age bands; darker = more "
+                "counter-bound; grey with * = small group (read with care). Figures in the table "
+                "below."
+            )
+            % {"items": len(items), "bands": len(bands)},
         ),
     }
 

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from visitonce.report import fmt, svg
+from visitonce.report import fmt, i18n, svg
+from visitonce.report.i18n import N_, _
 
-NOT_COMPUTED = "not computed in this run"
-FUNNEL = ("within", "alert", "alarm")
+NOT_COMPUTED = N_("not computed in this run")
+FUNNEL = ("much_better", "better", "within", "worse", "much_worse")
 
 
 @dataclass
@@ -53,6 +54,8 @@ class ReportInputs:
     min_effect: float = 2.0
     # export files that will sit in reports/exports/ (pages link only to these)
     exports: list[str] = field(default_factory=list)
+    # language of the pages (reports.language): en or zh-CN (visitonce.report.i18n)
+    language: str = "en"
 
 
 def present(df: pd.DataFrame | None) -> bool:
@@ -97,6 +100,13 @@ def bundles_page(inp: ReportInputs) -> dict[str, Any]:
     """Ranked bundles (visits saved, then lift), changes since the previous period, and the
     item co-occurrence matrix of the citizen scope for everyone."""
     ctx: dict[str, Any] = {"available": present(inp.bundles)}
+    # a scope with no baskets says why (e.g. no citizen_id in anonymous 311 reports)
+    scopes = ((inp.manifest or {}).get("stage_results") or {}).get("bundles") or {}
+    ctx["unavailable"] = [
+        s["unavailable"]
+        for s in (scopes.get("scopes") or {}).values()
+        if isinstance(s, dict) and s.get("unavailable")
+    ]
     if inp.bundles is None:
         return ctx
     b = inp.bundles.copy()
@@ -124,22 +134,22 @@ def bundles_page(inp: ReportInputs) -> dict[str, Any]:
     ctx["visits_saved_total"] = int(pd.to_numeric(col(b, "visits_saved"), "coerce").sum())
     top = rows[:15]
     if ctx["visits_saved_total"] > 0:
-        ctx["chart_of"] = "visits saved"
+        ctx["chart_caption"] = _("Visits saved of the top bundles (values in the table below).")
         ctx["chart"] = svg.bar_chart(
             [" + ".join(r["items"] or []) for r in top],
             [float(r["visits_saved"] or 0) for r in top],
-            title="Visits citizens would have saved, top bundles",
-            unit="visits",
+            title=_("Visits citizens would have saved, top bundles"),
+            unit=_("visits"),
         )
     else:  # e.g. place bundles of online reports: no trip to save, show how strong they are
-        ctx["chart_of"] = "lift"
+        ctx["chart_caption"] = _("Lift of the top bundles (values in the table below).")
         ctx["chart"] = svg.bar_chart(
             [" + ".join(r["items"] or []) for r in top],
             [r["lift"] for r in top],
-            title="Lift of the top bundles (no visits to save in this period)",
-            unit="× expected",
+            title=_("Lift of the top bundles (no visits to save in this period)"),
+            unit=_("× expected"),
             reference=1.0,
-            reference_label="independent",
+            reference_label=_("independent"),
         )
     ctx["changes"] = _changes(inp.bundle_changes)
     ctx["matrix"] = _matrix(inp.item_associations, n_items=inp.matrix_items)
@@ -192,11 +202,13 @@ def _matrix(df: pd.DataFrame | None, *, n_items: int) -> dict[str, Any]:
         lift = float(r["lift"] or 0.0)
         strength = min(math.log(max(lift, 1.0)) / math.log(20.0), 1.0)
         fill = _blend("#eef3fa", "#1f4f8f", strength) if r["significant"] else "#e8e8e8"
-        tip = (
-            f"{r['item_a']} & {r['item_b']}: lift {fmt.fixed(lift)}, {fmt.count(r['n_ab'])} "
-            f"baskets, q {fmt.pvalue(r['q_value'])}"
-            + ("" if r["significant"] else " (not significant)")
-        )
+        tip = _("%(a)s & %(b)s: lift %(lift)s, %(n)s baskets, q %(q)s") % {
+            "a": r["item_a"],
+            "b": r["item_b"],
+            "lift": fmt.fixed(lift),
+            "n": fmt.count(r["n_ab"]),
+            "q": fmt.pvalue(r["q_value"]),
+        } + ("" if r["significant"] else _(" (not significant)"))
         text_ = f"{lift:.0f}" if lift >= 10 else f"{lift:.1f}"
         for key in ((r["item_a"], r["item_b"]), (r["item_b"], r["item_a"])):
             cells[key] = svg.Cell(text=text_, fill=fill, tooltip=tip)
@@ -206,9 +218,10 @@ def _matrix(df: pd.DataFrame | None, *, n_items: int) -> dict[str, Any]:
         "scope": scope,
         "chart": svg.heat_matrix(
             items, items, cells,
-            title=f"Item co-occurrence (lift), {scope} scope, everyone",
-            desc=f"{len(items)} most requested items; darker = higher lift; grey = not "
-            "significant; blank = not a frequent pair",
+            title=_("Item co-occurrence (lift), %(scope)s scope, everyone")
+            % {"scope": i18n.word(scope)},
+            desc=_("%(n)s most requested items; darker = higher lift; grey = not significant; "
+                   "blank = not a frequent pair") % {"n": len(items)},
         ),
     }  # fmt: skip
 
@@ -223,9 +236,38 @@ def _blend(a: str, b: str, t: float) -> str:
 
 LAGGING_COLUMNS = [
     "service_item", "step", "kind", "setting", "department", "n", "n_censored", "observed_s",
-    "observed_lo_s", "observed_hi_s", "expected_s", "excess_ratio", "raw_observed_s",
-    "workload_ratio", "q_value", "flagged", "status", "n_peers", "basis",
+    "observed_lo_s", "observed_hi_s", "expected_s", "excess_ratio", "excess_s", "raw_observed_s",
+    "workload_ratio", "q_value", "flagged", "status", "basis", "comparison", "place",
+    "reference",
 ]  # fmt: skip
+
+
+def comparison_words(r: dict[str, Any]) -> str:
+    """A flag's comparison in words, e.g. "accept waiting at C04: 36.0 min against 12.0 min at
+    the other 4 centres, same item, same weeks"."""
+    v = {
+        "what": f"{r['step']} {r['kind']}",
+        "obs": fmt.duration(r["observed_s"]),
+        "exp": fmt.duration(r["expected_s"]),
+        "place": r.get("place"),
+        "ref": r.get("reference") or _("comparable steps"),
+        "basis": _(" (calendar time)") if r.get("basis") == "calendar" else _(" (working time)"),
+    }
+    comparison = r.get("comparison")
+    if comparison == "places":
+        return (
+            _("%(what)s at %(place)s: %(obs)s against %(exp)s at %(ref)s, same item, same weeks")
+            % v
+        )
+    if comparison == "history":
+        return _("%(what)s: %(obs)s against %(exp)s over %(ref)s, same item%(basis)s") % v
+    if comparison == "rule":
+        return _("%(what)s: %(obs)s for this step alone against the %(ref)s") % v
+    if comparison == "peers":
+        return (
+            _("%(what)s: %(obs)s against %(exp)s expected from %(ref)s%(basis)s; weakest basis") % v
+        )
+    return _("%(what)s: %(obs)s, no comparison possible") % v
 
 
 def lagging_page(inp: ReportInputs) -> dict[str, Any]:
@@ -240,6 +282,8 @@ def lagging_page(inp: ReportInputs) -> dict[str, Any]:
     for r in rows:
         by_status[r["status"] or "unknown"] = by_status.get(r["status"] or "unknown", 0) + 1
     ctx["by_status"] = dict(sorted(by_status.items()))
+    for r in rows:
+        r["comparison_text"] = comparison_words(r) if r["flagged"] else None
     flagged = sorted((r for r in rows if r["flagged"]), key=lambda r: -(r["excess_ratio"] or 0.0))
     ctx["flagged"] = flagged
     ctx["insufficient"] = sorted(
@@ -249,13 +293,13 @@ def lagging_page(inp: ReportInputs) -> dict[str, Any]:
     ctx["chart"] = svg.bar_chart(
         [f"{r['service_item']} · {r['step']} ({r['kind']})" for r in flagged[:25]],
         [r["excess_ratio"] for r in flagged[:25]],
-        title="Lagging steps: observed over expected duration",
-        unit="× expected",
+        title=_("Lagging steps: observed over expected duration"),
+        unit=_("× expected"),
         highlight=[True] * len(flagged[:25]),
         reference=inp.min_effect,
-        reference_label=f"flag threshold {inp.min_effect:g}×",
+        reference_label=_("flag threshold %(x)s×") % {"x": f"{inp.min_effect:g}"},
     )
-    names = _item_names(inp.catalog)
+    names = item_names(inp.catalog)
     transitions = _transitions(inp.step_transitions)
     items: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -283,7 +327,7 @@ def lagging_page(inp: ReportInputs) -> dict[str, Any]:
     return ctx
 
 
-def _item_names(catalog: pd.DataFrame | None) -> dict[str, str]:
+def item_names(catalog: pd.DataFrame | None) -> dict[str, str]:
     if catalog is None or "item_name" not in catalog.columns:
         return {}
     return {
@@ -316,7 +360,7 @@ ALERT_COLUMNS = [
 
 
 def lane(center: Any, channel: Any) -> str:
-    return f"{center or '(no centre)'} · {channel or '(any channel)'}"
+    return " · ".join((center or _("(no centre)"), channel or _("(any channel)")))
 
 
 def alerts_page(inp: ReportInputs) -> dict[str, Any]:
@@ -343,20 +387,29 @@ def alerts_page(inp: ReportInputs) -> dict[str, Any]:
                 (pd.Timestamp(r["window_start"]) - t0).total_seconds() / span,
                 (pd.Timestamp(r["window_end"]) - t0).total_seconds() / span,
                 float(r["score"] or 0.0) / top,
-                f"{fmt.timestamp(r['window_start'], time_zone=inp.time_zone)}: {r['metric']} "
-                f"{r['direction'] or ''} (value {fmt.fixed(r['value'])}, expected "
-                f"{fmt.fixed(r['expected'])}, score {fmt.fixed(r['score'], 1)})",
+                _(
+                    "%(at)s: %(metric)s %(direction)s (value %(value)s, expected %(expected)s, "
+                    "score %(score)s)"
+                )
+                % {
+                    "at": fmt.timestamp(r["window_start"], time_zone=inp.time_zone),
+                    "metric": r["metric"],
+                    "direction": i18n.word(r["direction"]) if r["direction"] else "",
+                    "value": fmt.fixed(r["value"]),
+                    "expected": fmt.fixed(r["expected"]),
+                    "score": fmt.fixed(r["score"], 1),
+                },
             )
             for r in rows
         ]
         ctx["chart"] = svg.timeline(
             lanes, marks,
-            title="Alerts over time, per centre and channel",
+            title=_("Alerts over time, per centre and channel"),
             start_label=fmt.timestamp(t0, time_zone=inp.time_zone),
             end_label=fmt.timestamp(t1, time_zone=inp.time_zone),
         )  # fmt: skip
     else:
-        ctx["chart"] = svg.empty("Alerts over time", "no alerts in this run")
+        ctx["chart"] = svg.empty(_("Alerts over time"), _("no alerts in this run"))
     return ctx
 
 
@@ -419,7 +472,7 @@ def scorecards_page(inp: ReportInputs) -> dict[str, Any]:
     by_score = sorted(rows, key=lambda r: (r["score"] is None, -(r["score"] or 0.0)))
     ctx["score_chart"] = svg.caterpillar(
         [(r["department"], r["score"], r["score_lo"], r["score_hi"]) for r in by_score],
-        title=f"Score with its interval, {period}",
+        title=_("Score with its interval, %(period)s") % {"period": period},
         lo=0,
         hi=100,
     )
@@ -427,7 +480,7 @@ def scorecards_page(inp: ReportInputs) -> dict[str, Any]:
     ranked = [r for r in rows if r["rank"] is not None]
     ctx["rank_chart"] = svg.caterpillar(
         [(r["department"], r["rank"], r["rank_lo"], r["rank_hi"]) for r in ranked],
-        title=f"Rank with its interval (1 = best), {period}",
+        title=_("Rank with its interval (1 = best), %(period)s") % {"period": period},
         lo=1,
         hi=max(n, 2),
     )
@@ -454,18 +507,26 @@ def _kpi_heat(df: pd.DataFrame | None, *, period: str | None) -> dict[str, Any]:
         value = r["shrunk"] if r["shrunk"] is not None else r["adjusted"]
         status = r["funnel_status"] if usable else None
         cells[(str(r["department"]), str(r["kpi"]))] = svg.Cell(
-            text=_short_value(value) if usable else "n/a",
+            text=_short_value(value) if usable else _("n/a"),
             fill=svg.STATUS_COLOURS[status],
-            tooltip=f"{r['department']} · {r['kpi']}: {_short_value(value)} "
-            f"(expected {_short_value(r['expected'])}; {status or 'not available'})",
+            tooltip=_("%(department)s · %(kpi)s: %(value)s (expected %(expected)s; %(status)s)")
+            % {
+                "department": r["department"],
+                "kpi": r["kpi"],
+                "value": _short_value(value),
+                "expected": _short_value(r["expected"]),
+                "status": i18n.word(status) if status else _("not available"),
+            },
         )
     return {
         "available": True,
         "chart": svg.heat_matrix(
             depts, kpis, cells, cell=46,
-            title=f"KPIs by department, {period}: funnel status",
-            desc="green = within control limits, amber = alert, red = alarm, grey = not "
-            "available; the value shown is the shrunk KPI",
+            title=_("KPIs by department, %(period)s: funnel status") % {"period": period},
+            desc=_("blue = better than expected (dark: beyond the 99.8% limits), pale = within "
+                   "the limits, orange = worse (red: beyond the 99.8% limits), grey = not "
+                   "available; limits widened for over-dispersion; the value shown is the "
+                   "shrunk KPI"),
         ),
     }  # fmt: skip
 
@@ -509,11 +570,12 @@ def department_pages(inp: ReportInputs) -> list[dict[str, Any]]:
                 "pillar_chart": svg.bar_chart(
                     [str(k["kpi"]) for k in mine],
                     ratios,
-                    title=f"{dept}: KPIs against their expected values (ratio)",
-                    unit="× expected",
-                    highlight=[k["funnel_status"] in ("alert", "alarm") for k in mine],
+                    title=_("%(department)s: KPIs against their expected values (ratio)")
+                    % {"department": dept},
+                    unit=_("× expected"),
+                    highlight=[k["funnel_status"] in ("worse", "much_worse") for k in mine],
                     reference=1.0,
-                    reference_label="expected",
+                    reference_label=_("expected"),
                 ),
                 "explanations": _dept_rows(
                     monthly(inp.scorecard_explanations), dept, period,
@@ -528,7 +590,7 @@ def department_pages(inp: ReportInputs) -> list[dict[str, Any]]:
                 "trend": svg.line_chart(
                     [str(x["period"]) for x in history],
                     [x["score"] for x in history],
-                    title=f"{dept}: score over periods",
+                    title=_("%(department)s: score over periods") % {"department": dept},
                 ),
             }
         )  # fmt: skip

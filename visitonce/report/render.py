@@ -10,49 +10,68 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from visitonce.report import demand as demand_model
-from visitonce.report import fmt, model
+from visitonce.report import fmt, i18n, model
+from visitonce.report.i18n import N_, _
 from visitonce.report.model import ReportInputs
 
 PAGES = {
-    "index.html": "Overview",
-    "bundles.html": "Bundles",
-    "lagging.html": "Lagging steps",
-    "alerts.html": "Alerts",
-    "scorecards.html": "Scorecards",
-    "demand.html": "Demand and staffing",
-    "method.html": "Method",
+    "index.html": N_("Overview"),
+    "bundles.html": N_("Bundles"),
+    "lagging.html": N_("Lagging steps"),
+    "alerts.html": N_("Alerts"),
+    "scorecards.html": N_("Scorecards"),
+    "demand.html": N_("Demand and staffing"),
+    "method.html": N_("Method"),
 }
 
 
-def failures(manifest: dict[str, Any]) -> dict[str, str]:
-    """Stage -> one-line error of the stages that failed in the run the manifest describes."""
-    from visitonce.pipeline import stage_failed
+def failures(manifest: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Stage -> ("failed", error) / ("skipped", reason) for the stages of the run the manifest
+    describes whose tables are not to be shown."""
+    from visitonce.pipeline import stage_note
 
     out = {}
     for name, section in (manifest.get("stage_results") or {}).items():
-        error = stage_failed(section)
-        if error:
-            out[name] = error
+        note = stage_note(section)
+        if note:
+            out[name] = note
     return out
 
 
-def environment(*, failed: dict[str, str] | None = None) -> Environment:
+def environment(*, failed: dict[str, tuple[str, str]] | None = None) -> Environment:
+    """The templates with Jinja2's i18n extension: ``_()`` and ``{% trans %}`` read the
+    language set by :func:`visitonce.report.i18n.use`."""
     env = Environment(
         loader=PackageLoader("visitonce.report", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # a {% trans %} block's line breaks and indentation are not part of its message
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n._, ngettext=i18n.ngettext, newstyle=True
     )
     env.filters.update(fmt.FILTERS)
-    env.globals["NOT_COMPUTED"] = model.NOT_COMPUTED
+    env.filters["word"] = i18n.word
+    env.globals["NOT_COMPUTED"] = _(model.NOT_COMPUTED)  # environment() runs within use()
     env.globals["PAGES"] = PAGES
     env.globals["show"] = lambda value, kind: fmt.FILTERS[kind](value)
-    # why a page's table is absent: its stage failed in this run, or it was not run
+    env.globals["lang"] = i18n.language
+    # why a page's table is absent: its stage failed or was skipped in this run, or not run
     failed = failed or {}
-    env.globals["absence"] = lambda stage=None: (
-        f"failed: {failed[stage]}" if stage in failed else model.NOT_COMPUTED
-    )
+
+    def absence(stage: str | None = None) -> str:
+        if stage not in failed:
+            return _(model.NOT_COMPUTED)
+        kind, detail = failed[stage]
+        if kind == "failed":
+            return _("failed: %(error)s") % {"error": detail}
+        return _("skipped: %(reason)s") % {"reason": detail}
+
+    env.globals["absence"] = absence
     return env
 
 
@@ -61,7 +80,13 @@ def department_file(slug: str) -> str:
 
 
 def render_site(inp: ReportInputs) -> dict[str, str]:
-    """Every page of the report, keyed by file name (relative to reports/)."""
+    """Every page of the report, keyed by file name (relative to reports/), in the report's
+    language (``inp.language``)."""
+    with i18n.use(inp.language):
+        return _render_site(inp)
+
+
+def _render_site(inp: ReportInputs) -> dict[str, str]:
     m = inp.manifest or {}
     env = environment(failed=failures(m))
     tz = inp.time_zone
@@ -76,9 +101,12 @@ def render_site(inp: ReportInputs) -> dict[str, str]:
         },
         "tz": tz,
         "ts": lambda v: fmt.timestamp(v, time_zone=tz),
+        "instant": lambda v: fmt.instant(v, time_zone=tz),
         "department_file": department_file,
         "exports": list(inp.exports),
     }
+    # the catalog's item names, shown beside the codes (a global: the macros see it)
+    env.globals["item_names"] = model.item_names(inp.catalog)
     bundles = model.bundles_page(inp)
     lagging = model.lagging_page(inp)
     alerts = model.alerts_page(inp)
@@ -87,34 +115,37 @@ def render_site(inp: ReportInputs) -> dict[str, str]:
     demand = demand_model.demand_page(inp)
     pages = {
         "bundles.html": env.get_template("bundles.html").render(
-            page="bundles.html", title="Bundles", b=bundles, **common
+            page="bundles.html", title=_("Bundles"), b=bundles, **common
         ),
         "lagging.html": env.get_template("lagging.html").render(
-            page="lagging.html", title="Lagging steps", g=lagging, **common
+            page="lagging.html", title=_("Lagging steps"), g=lagging, **common
         ),
         "alerts.html": env.get_template("alerts.html").render(
-            page="alerts.html", title="Alerts", a=alerts, **common
+            page="alerts.html", title=_("Alerts"), a=alerts, **common
         ),
         "scorecards.html": env.get_template("scorecards.html").render(
-            page="scorecards.html", title="Scorecards", s=scorecards, departments=departments,
+            page="scorecards.html", title=_("Scorecards"), s=scorecards, departments=departments,
             **common,
         ),
         "demand.html": env.get_template("demand.html").render(
-            page="demand.html", title="Demand and staffing", d=demand, **common
+            page="demand.html", title=_("Demand and staffing"), d=demand, **common
         ),
         "method.html": env.get_template("method.html").render(
-            page="method.html", title="Method", manifest=m,
+            page="method.html", title=_("Method"), manifest=m,
             config_json=json.dumps(m.get("config") or {}, indent=2, ensure_ascii=False),
             **common,
         ),
     }  # fmt: skip
     for d in departments:
         pages[department_file(d["slug"])] = env.get_template("department.html").render(
-            page="scorecards.html", title=f"Scorecard: {d['department']}", d=d, **common
+            page="scorecards.html",
+            title=_("Scorecard: %(department)s") % {"department": d["department"]},
+            d=d,
+            **common,
         )
     pages["index.html"] = env.get_template("index.html").render(
         page="index.html",
-        title="Overview",
+        title=_("Overview"),
         manifest=m,
         b=bundles,
         g=lagging,

@@ -138,6 +138,7 @@ def read_inputs(
         top_bundles=config.reports.top_bundles,
         matrix_items=config.reports.matrix_items,
         min_effect=config.lagging.min_effect,
+        language=config.reports.language,
         exports=planned_exports(spark, root, config=config, with_key=with_key, stale=stale),
     )
 
@@ -222,7 +223,10 @@ def write_exports(
     )
     if scorecards is not None:
         published = exports.suppress_scorecards(scorecards.toPandas(), k=k)
-        io.write_text(spark, io.join_uri(base, "scorecards.csv"), _csv(published))
+        # Excel reads a CSV without a byte-order mark in the machine's code page (GBK on a
+        # Chinese Windows): with zh-CN the file starts with the UTF-8 BOM so names read right
+        bom = "\ufeff" if config.reports.language == "zh-CN" else ""
+        io.write_text(spark, io.join_uri(base, "scorecards.csv"), bom + _csv(published))
         doc = {
             "config_hash": manifest.get("config_hash"),
             "k_suppress": k,

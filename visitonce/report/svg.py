@@ -15,12 +15,20 @@ from html import escape
 
 from markupsafe import Markup
 
-FONT = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:12px"
-# Funnel status colours (colour-blind safe pairs with the text label in every cell).
+from visitonce.report.i18n import _
+
+FONT = (
+    "font-family:system-ui,-apple-system,'Segoe UI','Microsoft YaHei','PingFang SC',"
+    "'Noto Sans CJK SC','Source Han Sans SC',sans-serif;font-size:12px"
+)
+# Funnel status colours by direction (colour-blind safe blue-orange diverging pairs, with the
+# text label in every cell): better is blue, never the alarm red that only much_worse gets.
 STATUS_COLOURS = {
-    "within": "#4c9f70",
-    "alert": "#e9a23b",
-    "alarm": "#c8423b",
+    "much_better": "#3b7fc4",
+    "better": "#a9cbe8",
+    "within": "#eeeeea",
+    "worse": "#f2b36b",
+    "much_worse": "#c8423b",
     None: "#d0d0d0",
 }
 INK = "#222"
@@ -86,14 +94,22 @@ def bar_chart(
     """Horizontal bars, one per label; highlighted bars in the flag colour; an optional
     vertical reference line (e.g. ratio 1 or a threshold)."""
     if not labels:
-        return empty(title, "nothing to draw")
+        return empty(title, _("nothing to draw"))
     left, right, row = 270, 70, 20
     width = 720
     height = 28 + row * len(labels) + 20
     top = max([v for v in values if v is not None and math.isfinite(v)] or [0.0])
     vmax = nice_max(max(top, reference or 0.0))
     scale = (width - left - right) / vmax
-    parts = [_open(width, height, title, f"{len(labels)} bars, axis 0 to {vmax:g} {unit}")]
+    parts = [
+        _open(
+            width,
+            height,
+            title,
+            _("%(n)s bars, axis 0 to %(max)s %(unit)s")
+            % {"n": len(labels), "max": f"{vmax:g}", "unit": unit},
+        )
+    ]
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = 24 + i * row
         parts.append(
@@ -101,7 +117,7 @@ def bar_chart(
             f"{_e(_short(label, 32))}<title>{_e(label)}</title></text>"
         )
         if value is None or not math.isfinite(value):
-            parts.append(_text(left + 4, y + 13, "n/a", fill=MUTED))
+            parts.append(_text(left + 4, y + 13, _("n/a"), fill=MUTED))
             continue
         w = max(value * scale, 0.5)
         colour = FLAG if highlight and highlight[i] else ACCENT
@@ -142,7 +158,7 @@ def heat_matrix(
 ) -> Markup:
     """A matrix of coloured cells (rows x columns) with the value written in each cell."""
     if not rows or not cols:
-        return empty(title, "nothing to draw")
+        return empty(title, _("nothing to draw"))
     left, top = 170, 110
     # room on the right for the last rotated column labels
     width, height = left + cell * len(cols) + 90, top + cell * len(rows) + 10
@@ -185,7 +201,7 @@ def caterpillar(
     """Point estimates with their intervals, one row each, in the order given (a caterpillar
     plot: overlapping intervals mean the ranking between them is not settled)."""
     if not rows:
-        return empty(title, "nothing to draw")
+        return empty(title, _("nothing to draw"))
     left, right, row = 170, 30, 20
     width = 640
     height = 30 + row * len(rows) + 24
@@ -195,7 +211,15 @@ def caterpillar(
     def x(v: float) -> float:
         return left + (min(max(v, lo), hi) - lo) * scale
 
-    parts = [_open(width, height, title, f"{len(rows)} estimates with intervals, {lo:g}–{hi:g}")]
+    parts = [
+        _open(
+            width,
+            height,
+            title,
+            _("%(n)s estimates with intervals, %(lo)s–%(hi)s")
+            % {"n": len(rows), "lo": f"{lo:g}", "hi": f"{hi:g}"},
+        )
+    ]
     for tick in range(5):
         v = lo + span * tick / 4
         parts.append(
@@ -206,7 +230,7 @@ def caterpillar(
         y = 30 + i * row + row / 2
         parts.append(_text(left - 6, y + 4, _short(label, 24), anchor="end"))
         if est is None:
-            parts.append(_text(left + 4, y + 4, "not scored", fill=MUTED))
+            parts.append(_text(left + 4, y + 4, _("not scored"), fill=MUTED))
             continue
         tip = f"{label}: {est:.1f}{unit}" + (
             f" ({a:.1f}–{b:.1f})" if a is not None and b is not None else ""
@@ -234,12 +258,19 @@ def timeline(
     """One lane per label; marks are (lane, x0, x1, intensity 0-1, tooltip) with x in [0, 1]
     of the period shown; stronger marks are darker."""
     if not lanes:
-        return empty(title, "no alerts")
+        return empty(title, _("no alerts"))
     left, right, row = 220, 20, 22
     width = 760
     height = 24 + row * len(lanes) + 24
     plot = width - left - right
-    parts = [_open(width, height, title, f"{len(marks)} alerts on {len(lanes)} lanes")]
+    parts = [
+        _open(
+            width,
+            height,
+            title,
+            _("%(n)s alerts on %(lanes)s lanes") % {"n": len(marks), "lanes": len(lanes)},
+        )
+    ]
     index = {lane: i for i, lane in enumerate(lanes)}
     for lane, i in index.items():
         y = 20 + i * row
@@ -270,7 +301,7 @@ def line_chart(
     """A small line chart over ordered labels (e.g. the score over periods)."""
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     if not points:
-        return empty(title, "no values")
+        return empty(title, _("no values"))
     width, height, left, top, bottom = 480, 160, 40, 14, 30
     n = max(len(labels) - 1, 1)
     plot_w, plot_h = width - left - 50, height - top - bottom
@@ -279,9 +310,9 @@ def line_chart(
     def xy(i: int, v: float) -> tuple[float, float]:
         return left + plot_w * i / n, top + plot_h * (1 - (v - lo) / span)
 
-    parts = [_open(width, height, title, f"{len(points)} points")]
+    parts = [_open(width, height, title, _("%(n)s points") % {"n": len(points)})]
     for v in (lo, (lo + hi) / 2, hi):
-        _, y = xy(0, v)
+        _x, y = xy(0, v)
         parts.append(
             f'<line x1="{left}" x2="{width - 20}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e3e3"/>'
         )
@@ -295,7 +326,7 @@ def line_chart(
             f"<title>{_e(labels[i])}: {v:.1f}</title></circle>"
         )
     for i, label in enumerate(labels):
-        x, _ = xy(i, lo)
+        x, _y = xy(i, lo)
         parts.append(_text(x, height - 8, label, anchor="middle", fill=MUTED))
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -19,8 +19,9 @@ driver, seeded and therefore reproducible. For one (period, grain):
 5. Band: A-E by the score thresholds of config ``bands``; a gate (kpi above/below a threshold,
    on the shrunk *observed* value, not case-mix adjusted: a backlog is a backlog) caps the band.
    ``band_probability`` = share of draws (each with its own gates) that land in ``band``.
-   A department with fewer than ``min_kpis_for_band`` KPIs with data keeps its score and ranks
-   but gets no band (the ``gate`` column says why): too little to rate.
+   A department-period with fewer than ``min_applications`` applications, or fewer than
+   ``min_kpis_for_band`` KPIs with data, gets no score, rank or band (the ``gate`` column
+   says why: "too few cases"); it is left out of the others' ranks.
 6. Weight sensitivity: ``sensitivity_draws`` pillar-weight vectors ~ Dirichlet(c x w) around
    the configured weights w; ``band_weight_stability`` = share of them that keep the
    department's band; the manifest reports the mean share of departments whose band changes.
@@ -28,6 +29,7 @@ driver, seeded and therefore reproducible. For one (period, grain):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -166,14 +168,23 @@ def score_period(
     targets = np.array([config.kpis[k]["target"] for k in SCORED])
     u_point = normalize(point, floors, targets)
     u_draws = normalize(draws, floors[None, :, None], targets[None, :, None])
-    score = score_matrix(u_point, config)
-    score_d = score_matrix(u_draws, config)
+    n_scored = with_data.sum(axis=1)
+    n_apps = (
+        kpis.groupby("department")["n_applications"].max().reindex(depts).fillna(0).to_numpy()
+        if "n_applications" in kpis.columns
+        else np.full(n_d, np.inf)
+    )
+    few_cases = n_apps < config.min_applications
+    few = few_cases | (n_scored < config.min_kpis_for_band)
+    score = np.where(few, np.nan, score_matrix(u_point, config))
+    score_d = np.where(few[:, None], np.nan, score_matrix(u_draws, config))
     cap_point = gate_cap(gate_point, config)
     band = _gated_bands(score, cap_point, config)
     band_d = _gated_bands(score_d, gate_cap(gate_draws, config), config)
     rank = _ranks(score)
     rank_d = np.stack([_ranks(score_d[:, s]) for s in range(n_s)], axis=1)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # unscored rows: all-NaN draws
         lo, hi = np.nanpercentile(score_d, [5, 95], axis=1) if n_d else (score, score)
     # Weight sensitivity around the configured pillar weights.
     base_w = np.array([config.pillars[p] for p in PILLARS], dtype=float)
@@ -200,14 +211,19 @@ def score_period(
                 fired.append(f"{g['kpi']} {op} {thr}: band at best {g['cap']}")
         gate_names.append("; ".join(fired) or None)
     finite = np.isfinite(score)
-    n_scored = with_data.sum(axis=1)
-    few = n_scored < config.min_kpis_for_band
     for i in np.nonzero(few)[0]:
-        note = (
-            f"{n_scored[i]} KPIs with data (fewer than min_kpis_for_band "
-            f"{config.min_kpis_for_band}): no band"
-        )
-        gate_names[i] = f"{gate_names[i]}; {note}" if gate_names[i] else note
+        if few_cases[i]:
+            note = (
+                f"too few cases: {int(n_apps[i])} application{'' if n_apps[i] == 1 else 's'} "
+                f"(fewer than min_applications "
+                f"{config.min_applications}): no score"
+            )
+        else:
+            note = (
+                f"too few cases: {n_scored[i]} KPIs with data (fewer than min_kpis_for_band "
+                f"{config.min_kpis_for_band}): no score"
+            )
+        gate_names[i] = note  # no band, so no gate applies
     rated = finite & ~few
     stability = np.where(few, np.nan, stability)
     if change_share is not None:

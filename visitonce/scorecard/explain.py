@@ -66,6 +66,8 @@ def explain_period(
     tab = scores.table.set_index("department")
     cuts = {b: config.bands[b] for b in BANDS[:-1]}
     for i, dept in enumerate(scores.departments):
+        if not np.isfinite(scores.table.loc[i, "score"]):
+            continue  # too few cases: no score, nothing to explain
         has = np.isfinite(u[i]) & np.isfinite(u_city)
         w = effective_weights(has, config)
         contrib = np.where(has, 100.0 * w * (np.nan_to_num(u[i]) - np.nan_to_num(u_city)), 0.0)

@@ -182,6 +182,8 @@ def to_case_features(
     lagging_step_share is unavailable).
     """
     a = applications
+    if C.DUE_AT not in a.columns:  # applications written before the column existed
+        a = a.withColumn(C.DUE_AT, F.lit(None).cast("timestamp"))
     steps = summarize_step_counts(events, wait_minutes=wait_minutes)
     a = a.join(steps, C.APPLICATION_ID, "left")
     if catalog is not None:
@@ -231,8 +233,12 @@ def to_case_features(
     online = F.col("_online") == F.lit(True)
     status = F.col(C.ON_TIME_STATUS)
     judged = status.isin(OnTime.ON_TIME, OnTime.LATE, OnTime.OPEN_OVERDUE)
-    # The promised window ends at the start of the day after due_date (local time).
-    window_end = F.to_utc_timestamp(F.date_add(C.DUE_DATE, 1).cast("timestamp"), time_zone)
+    # The promised window ends at the case's due_at, else at the start of the day after
+    # due_date (local time).
+    window_end = F.coalesce(
+        F.col(C.DUE_AT),
+        F.to_utc_timestamp(F.date_add(C.DUE_DATE, 1).cast("timestamp"), time_zone),
+    )
     window_s = F.unix_timestamp(window_end) - F.unix_timestamp(C.APPLIED_AT)
     has_window = done & F.col(C.DUE_DATE).isNotNull() & (window_s > 0)
     compression = F.least(

@@ -24,7 +24,7 @@ from visitonce.scorecard import casemix as CM
 from visitonce.scorecard import composite, explain, kpis, shrink
 from visitonce.scorecard.equity import summarize_equity
 
-METHOD_VERSION = "scorecards-1.0"
+METHOD_VERSION = "scorecards-1.1"
 TABLES = ("scorecards", "scorecard_kpis", "scorecard_equity", "scorecard_explanations")
 _SORT = {"month": 0, "quarter": 1, "year": 2}
 
@@ -160,7 +160,12 @@ def score_departments(
         )
     rng = np.random.default_rng(config.seed)
     dept = _with_availability(dept, p90)
-    shrunk = shrink.shrink_kpis(dept, tau_floor=config.tau_floor, seed=config.seed)
+    shrunk, estimates = shrink.shrink_kpis(
+        dept,
+        tau_floor=config.tau_floor,
+        seed=config.seed,
+        funnel_method=config.funnel_overdispersion,
+    )
     shrunk.loc[~shrunk["available"], ["observed", "expected", "adjusted", "shrunk", "lo", "hi"]] = (
         np.nan
     )
@@ -229,6 +234,7 @@ def score_departments(
             round(float(np.mean(shares)), 4) if shares else None
         ),
         "unavailable_kpis": unavailable,
+        "funnel": _funnel_manifest(long, estimates, config),
     }
     return ScorecardResult(
         scorecards=card,
@@ -238,6 +244,38 @@ def score_departments(
         manifest=manifest,
         periods=results,
     )
+
+
+def _funnel_manifest(
+    long: pd.DataFrame, estimates: pd.DataFrame, config: ScorecardsConfig
+) -> dict[str, Any]:
+    """The funnel method, its over-dispersion estimate per KPI (base grain) and the share of
+    base-grain cells with data flagged, with and without the adjustment."""
+    judged = long["funnel_status"].isin(shrink.FUNNEL_STATUSES) & long["funnel_z_raw"].notna()
+    base = long[(long["grain"] == config.grain) & judged]
+    inner = float(shrink.stats.norm.ppf(0.5 + shrink.FUNNEL_LEVELS[0] / 2))
+    n = len(base)
+    est = estimates[estimates["grain"] == config.grain]
+    return {
+        "method": config.funnel_overdispersion,
+        "reference": "Spiegelhalter (2005), Handling over-dispersion of performance indicators",
+        "levels": list(shrink.FUNNEL_LEVELS),
+        "cells": n,
+        "flagged_share": round(float((base["funnel_status"] != "within").mean()), 4) if n else None,
+        "flagged_share_unadjusted": (
+            round(float((base["funnel_z_raw"].abs() >= inner).mean()), 4) if n else None
+        ),
+        "status_counts": {k: int(v) for k, v in base["funnel_status"].value_counts().items()},
+        "kpis": {
+            r.kpi: {
+                "phi": round(float(r.phi), 4),
+                "tau": float(f"{r.tau_funnel:.4g}"),
+                "units": int(r.units),
+                "prior_sd": float(f"{r.prior_sd:.4g}"),
+            }
+            for r in est.itertuples(index=False)
+        },
+    }
 
 
 def _native(v: Any) -> Any:

@@ -1,0 +1,328 @@
+"""Reports in Chinese (reports.language: zh-CN): the message catalogue is complete and its
+compiled .mo is the .po, no English UI string is left on a zh-CN page (only data: codes, names
+and the pipeline's own text), figures follow the locale, CSV exports carry a BOM, and the
+language is chosen by config, --lang or the reports job."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import visitonce
+from visitonce.report import fmt, i18n
+
+REPO = Path(visitonce.__file__).resolve().parent.parent
+LOCALES = sorted(p.name for p in i18n.LOCALE_DIR.iterdir() if p.is_dir())
+
+# Words that stay as they are in a Chinese report: names of methods, measures and standards,
+# and the product's name. Add a term here only if Chinese analysts write it in Latin letters.
+TERMS = ("visitonce", "Erlang-C", "M/M/c", "CUSUM", "MAE", "RMSE", "WAPE", "Open311",
+         "GeoReport v2", "Benjamini–Hochberg", "sha256")  # fmt: skip
+# What is not prose: config keys (demand.min_group), file names, time zones, placeholders
+NOT_PROSE = re.compile(
+    r"[A-Za-z0-9_/*.-]+\.(?:csv|json|md|html)|[a-z_]+\.[a-z_]+|[A-Z][a-z]+/[A-Za-z_]+"
+    r"|\{[a-z]+\}",
+    re.ASCII,
+)
+WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+# --- the catalogue ----------------------------------------------------------------------------
+
+
+def _po(locale: str):
+    from babel.messages.pofile import read_po
+
+    path = i18n.LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as f:
+        return read_po(f, locale=locale)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_compiled_catalogue_is_the_po(locale) -> None:
+    """The .mo the pages load says exactly what the reviewed .po says (make messages)."""
+    from babel.messages.mofile import read_mo
+
+    with (i18n.LOCALE_DIR / locale / "LC_MESSAGES" / "messages.mo").open("rb") as f:
+        mo = {m.id: m.string for m in read_mo(f) if m.id}
+    po = {m.id: m.string for m in _po(locale) if m.id and m.string and not m.fuzzy}
+    assert mo == po, "messages.mo is stale: run `make messages` and commit the .mo"
+
+
+def _extracted() -> set[str]:
+    """Every string the templates and the report's Python mark for translation."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (REPO / "babel.cfg").open() as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    return {
+        msg if isinstance(msg, str) else msg[0]
+        for _file, _line, msg, _comments, _context in extract_from_dir(
+            str(REPO), method_map, options_map, keywords={"_": None, "N_": None,
+                                                          "gettext": None, "ngettext": (1, 2)}
+        )
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_page_string_is_translated(locale) -> None:
+    translated = {m.id for m in _po(locale) if m.id and m.string and not m.fuzzy}
+    strings = _extracted()
+    assert len(strings) > 300  # the extraction found the templates
+    missing = sorted(strings - translated)
+    assert missing == [], (
+        f"untranslated in {locale} (run `make messages`, translate the .po): {missing}"
+    )
+
+
+def test_placeholders_survive_translation() -> None:
+    for m in _po("zh_CN"):
+        if m.id and m.string:
+            assert sorted(re.findall(r"%\(\w+\)s", m.id)) == sorted(
+                re.findall(r"%\(\w+\)s", m.string)
+            ), m.id
+
+
+# --- no English left on a Chinese page ---------------------------------------------------------
+
+
+class _Visible(HTMLParser):
+    """Text a reader sees or hears: text nodes (not style, script, code, pre) and the
+    attributes read out or shown (aria-label, title, alt, data-of)."""
+
+    SKIP = ("style", "script", "code", "pre")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in self.SKIP:
+            self._skip += 1
+        for k, v in attrs:
+            if k in ("aria-label", "title", "alt", "placeholder", "data-of") and v:
+                self.texts.append(v)
+
+    def handle_endtag(self, tag) -> None:
+        if tag in self.SKIP:
+            self._skip -= 1
+
+    def handle_data(self, data) -> None:
+        if not self._skip and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+def visible_texts(html: str) -> list[str]:
+    p = _Visible()
+    p.feed(html)
+    return p.texts
+
+
+def data_strings(inputs) -> list[str]:
+    """Every string the pages draw from the data (codes, names, the stages' own notes),
+    longest first."""
+    out: set[str] = set()
+
+    def add(v) -> None:
+        if isinstance(v, str):
+            out.add(v)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                add(k)
+                add(x)
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            for x in v:
+                add(x)
+
+    for v in vars(inputs).values():
+        if isinstance(v, pd.DataFrame):
+            for c in v.columns:
+                for x in v[c].tolist():
+                    add(x)
+        else:
+            add(v)
+    return sorted((s for s in out if WORD.search(s)), key=len, reverse=True)
+
+
+def _uncut(text: str, data: list[str]) -> str:
+    """A chart label cut short ("TRANS_TAXI_PERMIT · appr…") without its cut piece of data."""
+    if not text.endswith("…"):
+        return text
+    head = text[:-1]
+    for s in data:
+        for k in range(len(s) - 1, 1, -1):
+            if head.endswith(s[:k]):
+                return head[: len(head) - k]
+    return re.sub(r"[A-Za-z0-9_]+$", "", head)  # a piece of a code
+
+
+def english_left(pages: dict[str, str], data: list[str]) -> dict[str, list[str]]:
+    """Per page, the visible texts that still hold an English word once data, terms and
+    non-prose tokens are taken out."""
+    left: dict[str, list[str]] = {}
+    for name, html in pages.items():
+        for text in visible_texts(html):
+            rest = _uncut(text, data)
+            for t in TERMS:
+                rest = rest.replace(t, " ")
+            rest = NOT_PROSE.sub(" ", rest)
+            for s in data:
+                if s in rest:
+                    rest = rest.replace(s, " ")
+            if WORD.search(rest):
+                left.setdefault(name, []).append(text)
+    return left
+
+
+def test_the_check_finds_english(handmade_inputs) -> None:
+    """The English report fails the check (so a passing zh-CN report means something), and
+    data strings alone pass it."""
+    import dataclasses
+
+    from visitonce.report.render import render_site
+
+    en = render_site(dataclasses.replace(handmade_inputs, language="en"))
+    left = english_left(en, data_strings(handmade_inputs))
+    assert set(left) == set(en)  # every English page has English left
+    assert "Lagging steps" in left["lagging.html"]
+    assert english_left({"x.html": "<p>I01 · Birth record</p>"}, ["Birth record"]) == {}
+    assert english_left({"x.html": "<p>I01 · Birth rec…</p>"}, ["Birth record"]) == {}
+    assert english_left({"x.html": "<p>I01 · Not transl…</p>"}, ["Birth record"]) != {}
+
+
+def test_no_english_ui_string_on_a_zh_page(handmade_report_zh) -> None:
+    pages = handmade_report_zh["pages"]
+    assert len(pages) == 10
+    left = english_left(pages, data_strings(handmade_report_zh["inputs"]))
+    assert left == {}, (
+        "English left on zh-CN pages: wrap it in _() or {% trans %}, run `make messages` and "
+        f"translate it in visitonce/report/locale/zh_CN/LC_MESSAGES/messages.po: {left}"
+    )
+
+
+def test_zh_pages_declare_their_language_and_keep_their_contract(handmade_report_zh) -> None:
+    from tests.report.pagehtml import parse
+
+    folder = handmade_report_zh["reports"]
+    page = parse(folder / "lagging.html")
+    assert page.lang == "zh-CN" and page.title == "滞后环节 · visitonce 报告"
+    # data-col names and the data in them are unchanged: codes stay codes
+    assert all(set(r) >= {"service_item", "step"} for r in page.rows.get("", [])) or page.rows
+    demand = parse(folder / "demand.html")
+    short = next(iter(r for k, r in demand.rows.items() if k.startswith("short:")))[0]
+    assert short["weekday"][0] == "周一" and short["hour"][0] == "09:00"
+
+
+def test_zh_item_names_and_dates(handmade_report_zh) -> None:
+    html = handmade_report_zh["pages"]["lagging.html"]
+    assert "I01 · Birth record" in html  # the catalog's name beside the code
+    alerts = handmade_report_zh["pages"]["alerts.html"]
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", alerts)
+
+
+# --- formats ------------------------------------------------------------------------------------
+
+
+def test_figures_follow_the_locale() -> None:
+    import datetime as dt
+
+    t = dt.datetime(2026, 3, 18, 2, 0)  # UTC, as Spark returns it
+    with i18n.use("zh-CN"):
+        assert fmt.timestamp(t, time_zone="Asia/Shanghai") == "2026年3月18日 10:00"
+        assert fmt.day("2026-03-01") == "2026年3月1日"
+        assert fmt.instant("2026-04-01T00:00:00+08:00", time_zone="Asia/Shanghai") == (
+            "2026年4月1日 00:00"
+        )
+        assert fmt.count(1234567) == "1,234,567" and fmt.fixed(12345.678) == "12,345.68"
+        assert fmt.percent(0.0123) == "1.2%"
+        assert fmt.duration(5400) == "1.5 小时" and fmt.duration(600) == "10.0 分钟"
+        assert fmt.duration(3 * 86400) == "3.0 天"
+        assert i18n.word("insufficient_data") == "数据不足" and i18n.word("I01") == "I01"
+    # English is as before
+    assert fmt.timestamp(t, time_zone="Asia/Shanghai") == "2026-03-18 10:00"
+    assert fmt.duration(5400) == "1.5 h" and fmt.day("2026-03-01") == "2026-03-01"
+
+
+# --- choosing the language ----------------------------------------------------------------------
+
+
+def test_language_from_config(tmp_path) -> None:
+    from visitonce.config import ConfigError, load_config
+
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("reports:\n  language: zh-CN\n")
+    assert load_config(ok).reports.language == "zh-CN"
+    assert load_config(None).reports.language == "en"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("reports:\n  language: zh\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(bad)
+    assert str(e.value) == "reports.language: unknown language 'zh'; use one of en, zh-CN"
+
+
+def test_lang_flag_is_checked_before_any_work(tmp_path, capsys) -> None:
+    from visitonce.cli import main
+
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--lang", "fr"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["visitonce: error: --lang 'fr': use one of en, zh-CN"]
+    assert not (tmp_path / "demo").exists()
+
+
+def test_reports_job_takes_lang() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reports_job", REPO / "jobs" / "reports.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    assert job.parse_args(["--warehouse", "w", "--lang", "zh-CN"]).lang == "zh-CN"
+    assert job.parse_args(["--warehouse", "w", "--lang="]).lang is None
+
+
+def test_zh_csv_export_has_a_bom(spark, handmade_root, handmade_report, tmp_path) -> None:
+    from visitonce.config import Config, ReportsConfig
+    from visitonce.report.stage import write_exports
+
+    root = tmp_path / "out"
+    shutil.copytree(handmade_root / "scorecards", root / "scorecards")
+    zh = Config(reports=ReportsConfig(language="zh-CN"))
+    write_exports(spark, str(root), config=zh, key=None, manifest={})
+    raw = (root / "reports" / "exports" / "scorecards.csv").read_bytes()
+    en = (handmade_root / "reports" / "exports" / "scorecards.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and not en.startswith(b"\xef\xbb\xbf")
+    assert raw[3:] == en  # same columns, same rows: only the BOM differs
+    assert (
+        not (root / "reports" / "exports" / "scorecards.json")
+        .read_bytes()
+        .startswith(b"\xef\xbb\xbf")
+    )
+
+
+def test_a_real_run_in_chinese(spark, city_run, tmp_path) -> None:
+    """The generated city's report rendered again in Chinese from its warehouse (no second
+    pipeline run): no English UI string, the catalog's Chinese item names beside the codes."""
+    from tests.report.conftest import render_to
+    from visitonce.config import Config
+    from visitonce.report.stage import read_inputs
+
+    inputs = read_inputs(
+        spark, str(city_run["root"]), config=Config(), manifest=city_run["manifest"]
+    )
+    pages = render_to(inputs, "zh-CN", tmp_path / "reports")
+    assert english_left(pages, data_strings(inputs)) == {}
+    names = inputs.catalog.set_index("service_item")["item_name"].to_dict()
+    assert names["TRANS_TAXI_PERMIT"] == "网约车驾驶员证"
+    shown = [
+        c
+        for c, n in names.items()
+        if f'{c} <span class="name">· {n}</span>' in pages["demand.html"]
+    ]
+    assert len(shown) >= 10  # reform priorities, digital gap and trends name their items

@@ -1,0 +1,132 @@
+"""The report's languages: Babel message catalogues (``locale/<locale>/LC_MESSAGES/messages.po``
+and the ``.mo`` compiled from it) for every word on the pages, and the locale's number and date
+symbols for every figure (visitonce.report.fmt).
+
+The language is set for one rendering with :func:`use` (a context variable, so the page models
+and charts translate their titles without passing it down); ``_`` and ``ngettext`` read it.
+English is the source language: its catalogue is the identity. Column names of tables and
+exports are the contract and are never translated. Update the catalogue after changing a
+string: ``make messages`` (pybabel extract, update, compile)."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import gettext as _gettext
+from collections.abc import Iterator
+from pathlib import Path
+
+from visitonce.config import REPORT_LANGUAGES
+
+LANGUAGES = REPORT_LANGUAGES
+LOCALES = {"en": "en", "zh-CN": "zh_CN"}
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+
+_current: contextvars.ContextVar[str] = contextvars.ContextVar("report_language", default="en")
+
+
+def check_language(language: str) -> str:
+    """``language`` if it is one the report speaks; ValueError naming the choices otherwise."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown report language {language!r}: use one of {', '.join(LANGUAGES)}")
+    return language
+
+
+@functools.cache
+def translations(language: str) -> _gettext.NullTranslations:
+    """The catalogue of ``language`` (identity for English)."""
+    from babel.support import Translations
+
+    check_language(language)
+    if language == "en":
+        return _gettext.NullTranslations()
+    got = Translations.load(str(LOCALE_DIR), [LOCALES[language]], DOMAIN)
+    if not isinstance(got, Translations):  # Babel returns NullTranslations when no .mo exists
+        raise FileNotFoundError(f"no compiled catalogue for {language} under {LOCALE_DIR}")
+    return got
+
+
+def language() -> str:
+    """The language of the rendering in progress."""
+    return _current.get()
+
+
+def locale() -> str:
+    """The Babel locale of the rendering in progress (``en``, ``zh_CN``)."""
+    return LOCALES[_current.get()]
+
+
+@contextlib.contextmanager
+def use(language: str) -> Iterator[None]:
+    """Render in ``language`` within the block."""
+    token = _current.set(check_language(language))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogue where it is defined; it is translated where shown."""
+    return message
+
+
+def _(message: str) -> str:
+    """``message`` in the current language."""
+    return translations(_current.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(_current.get()).ngettext(singular, plural, n)
+
+
+# Vocabulary values shown as words on the pages (statuses, changes, scopes, proposals,
+# methods): code -> English label. The code stays in data attributes and exports; the label is
+# translated. A value not listed here is data (a name, a code) and is shown as it is.
+VOCABULARY = {
+    # lagging_steps.status
+    "lagging": N_("lagging"),
+    "normal": N_("normal"),
+    "workload": N_("workload"),
+    "insufficient_data": N_("insufficient_data"),
+    "no_peers": N_("no_peers"),
+    "unknown": N_("unknown"),
+    # funnel status of scorecard KPIs
+    "within": N_("within"),
+    "alert": N_("alert"),
+    "alarm": N_("alarm"),
+    # bundle_changes.change
+    "new": N_("new"),
+    "strengthened": N_("strengthened"),
+    "weakened": N_("weakened"),
+    "dropped": N_("dropped"),
+    "steady": N_("steady"),
+    # bundle scopes and the segment of everyone
+    "citizen": N_("citizen"),
+    "place": N_("place"),
+    "everyone": N_("everyone"),
+    # service_hours.edge and .proposal
+    "opening": N_("opening"),
+    "closing": N_("closing"),
+    "keep": N_("keep"),
+    "consider_extending": N_("consider extending"),
+    "consider_closing": N_("consider closing"),
+    # demand_forecast.method
+    "model": N_("model"),
+    "seasonal_baseline": N_("seasonal baseline"),
+    "naive_last_week": N_("naive last week"),
+    # digital_gap.age_band for every age
+    "all": N_("all"),
+    # alerts.direction
+    "high": N_("high"),
+    "low": N_("low"),
+}
+
+
+def word(value: object) -> str:
+    """A vocabulary value as a word of the current language; any other value as it is."""
+    text = "" if value is None else str(value)
+    label = VOCABULARY.get(text)
+    return _(label) if label is not None else text
