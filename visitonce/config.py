@@ -177,7 +177,11 @@ class MonitorConfig:
     window_minutes: int = 60
     # Erlang-C proposals size desks so that the mean wait stays under this.
     wait_target_minutes: float = 15.0
-    # A window is anomalous when its robust z-score reaches this, or its CUSUM reaches cusum_h.
+    # False-alarm budget: thresholds are calibrated on the history so that each centre (and each
+    # remote channel) raises at most this many incidents per week (docs/methodology-lagging.md).
+    false_alarms_per_centre_week: float = 1.0
+    # Floor under the calibrated thresholds: a window is a candidate when its robust z-score
+    # reaches this, or its CUSUM reaches cusum_h (then scored as z_threshold x S / cusum_h).
     z_threshold: float = 6.0
     cusum_k: float = 1.0
     cusum_h: float = 8.0
@@ -185,7 +189,20 @@ class MonitorConfig:
     min_expected_volume: float = 5.0
     # Waiting and processing metrics need at least this many observations in the window.
     min_window_cases: int = 5
-    # Alerts of one centre/department within this many windows are merged into one.
+    # Materiality: a candidate window only counts when it matters operationally. Waiting p50/p90
+    # at or beyond this many minutes (None: wait_target_minutes).
+    material_wait_minutes: float | None = None
+    # Queue estimate (and arrivals surge at a rostered desk) longer than the desks can clear in
+    # this many windows (officials x window / mean processing time).
+    material_clear_windows: float = 1.0
+    # Without a roster: arrivals, queue and processing at or beyond this multiple of expected.
+    material_ratio: float = 1.5
+    # Arrivals drop to at most this share of expected.
+    material_drop_share: float = 0.5
+    # Mean satisfaction this many points below expected.
+    material_satisfaction_drop: float = 0.5
+    # Candidate windows of one centre (any channel, department, metric) within this many windows
+    # of each other form one incident (one alert with updates).
     merge_gap_windows: int = 2
     # At most this many alerts per day (highest scores first).
     max_alerts_per_day: int = 10
@@ -521,6 +538,10 @@ def load_config(path: str | Path | None) -> Config:
             for key in ("place_size_bands", "place_item_bands"):
                 if key in values:
                     values[key] = tuple(int(b) for b in values[key] or ())
+        if name == "monitor" and float(values.get("false_alarms_per_centre_week", 1.0)) <= 0:
+            raise ConfigError(
+                f"config file {p}: monitor.false_alarms_per_centre_week must be > 0 (e.g. 1)"
+            )
         built[name] = cls(**values)
     config = Config(**built)
     check_time_zone(config.ingest.time_zone, f"{p}: ingest.time_zone")

@@ -118,7 +118,9 @@ truth.json keys
   ``quality_via`` ``"experience"`` on satisfaction only.
 - ``quality_via``: ``"time"`` or ``"experience"``, the argument used.
 - ``queue_spike``: ``{center, date, hours, arrival_factor}``: counter arrivals at the centre are
-  multiplied by ``arrival_factor`` in those local hours of that date (waits rise with them).
+  multiplied by ``arrival_factor`` in those local hours of that date (waits rise with them);
+  null in a quiet ``MonitorVariant`` (``spike_factor`` 1.0).
+- ``holiday_week``: dates whose demand a ``MonitorVariant(holiday_week=True)`` cut (else empty).
 - ``peak_hours``: ``{center: [h1, h2]}``: the two busiest local hours of counter arrivals of each
   centre (their arrival intensity is twice that of other open hours).
 - ``understaffed_center``: ``{center, staffing_factor, shortfall_officials}``: the centre's desks
@@ -453,6 +455,24 @@ _UNDERSTAFFED_CENTER_FACTOR = 0.6
 _SPIKE_CENTER = 1  # C02
 _SPIKE_HOURS = (14, 15, 16)
 _SPIKE_FACTOR = 3.5
+
+
+@dataclass(frozen=True)
+class MonitorVariant:
+    """Knobs of the live-monitoring variants (issue 25); the default is the usual city.
+
+    ``spike_factor``: counter arrival multiplier of the planted queue spike (1.0: no spike, a
+    quiet month; ``truth["queue_spike"]`` is then null). ``holiday_week``: demand of every
+    channel on the days of the week starting on the third Monday is multiplied by
+    ``holiday_factor`` (the roster is planned for it, as for a known holiday;
+    ``truth["holiday_week"]`` lists the dates).
+    """
+
+    spike_factor: float = _SPIKE_FACTOR
+    holiday_week: bool = False
+    holiday_factor: float = 0.4
+
+
 _PEAK_HOURS = ((9, 10), (10, 11), (14, 15), (15, 16), (13, 14))  # per centre
 _PEAK_BOOST = 2.0
 
@@ -622,6 +642,8 @@ class _Time:
     calendars: tuple[_WorkCalendar, _WorkCalendar]
     spike_day: int
     understaffed_days: np.ndarray
+    spike_factor: float = _SPIKE_FACTOR
+    holiday_days: tuple[int, ...] = ()
 
 
 # channel -> channel class for day weights: counter-like, online-like, mobile, hotline
@@ -686,13 +708,20 @@ def _remote_profiles() -> list[np.ndarray]:
     return [np.repeat(p, 2) for p in (online, mobile, hotline)]
 
 
-def _build_time(seed: int, start: date, days: int) -> _Time:
+def _build_time(seed: int, start: date, days: int, variant: MonitorVariant | None = None) -> _Time:
+    variant = variant or MonitorVariant()
     rng = _rng(seed, _ST_CALENDAR)
     ext = days + 400  # durations may run far past the period end; they become open steps
     weekday = (np.arange(ext) + start.weekday()) % 7
     daytype = np.select([weekday == 5, weekday == 6], [1, 2], 0)
     noise = np.exp(rng.normal(0.0, 0.08, days))  # a day's demand shock, shared by channels
     w = _DAY_FACTORS[:, weekday[:days]] * noise
+    holiday: tuple[int, ...] = ()
+    if variant.holiday_week:
+        first_monday = (-weekday[0]) % 7
+        h0 = min(first_monday + 14, days - 7)
+        holiday = tuple(range(h0, h0 + 7))
+        w[:, list(holiday)] *= variant.holiday_factor
     day_weight = w / w.mean(axis=1, keepdims=True)
     day_cdf = np.cumsum(w, axis=1)
     day_cdf /= day_cdf[:, -1:]
@@ -735,6 +764,8 @@ def _build_time(seed: int, start: date, days: int) -> _Time:
         calendars=(_WorkCalendar(back_start, back_len), _WorkCalendar(desk_start, desk_len)),
         spike_day=spike_day,
         understaffed_days=understaffed,
+        spike_factor=variant.spike_factor,
+        holiday_days=holiday,
     )
 
 
@@ -1176,7 +1207,7 @@ class _Simulation:
         load = plan.load_desk[d, center, dy]
         crowd = tm.crowd[center, tm.daytype[dy], b]
         spike = (center == _SPIKE_CENTER) & (dy == tm.spike_day) & np.isin(b // 2, _SPIKE_HOURS)
-        crowd = crowd * np.where(spike, _SPIKE_FACTOR, 1.0)
+        crowd = crowd * np.where(spike, tm.spike_factor, 1.0)
         is_self = channel == _SELF
         # kiosk queues are short and barely feel the desk's workload
         base_wait = np.where(
@@ -1867,10 +1898,15 @@ def _multi_report_places(
 
 
 def _build_world(
-    n_events: int, seed: int, start: date, days: int, multi_report_places: bool = False
+    n_events: int,
+    seed: int,
+    start: date,
+    days: int,
+    multi_report_places: bool = False,
+    variant: MonitorVariant | None = None,
 ) -> _World:
     cat = _catalog()
-    tm = _build_time(seed, start, days)
+    tm = _build_time(seed, start, days, variant)
     # A pilot sample of applications gives the demand shares (for staffing and workload) and
     # the mean events per application (to hit n_events).
     rng = _rng(seed, _ST_PILOT)
@@ -1894,7 +1930,7 @@ def _build_world(
     cdf = tm.tod_cdf[_SPIKE_CENTER, tm.daytype[tm.spike_day]]
     in_hours = sum(cdf[2 * h + 1] - cdf[2 * h - 1] for h in _SPIKE_HOURS)
     expected = n_apps * counter_share * tm.day_weight[0][tm.spike_day] / days * in_hours
-    spike_extra = max(10, round((_SPIKE_FACTOR - 1.0) * expected))
+    spike_extra = max(10, round((tm.spike_factor - 1.0) * expected)) if tm.spike_factor > 1.0 else 0
     special, bundles, places = _special_apps(seed, n_apps, cat, pop, tm, n_grid, spike_extra)
     hotspots = None
     if multi_report_places:
@@ -1989,8 +2025,9 @@ def generate(
     dirty: bool = True,
     chunk_events: int = 500_000,
     progress: Callable[[int, int], None] | None = None,
-    multi_report_places: bool = False,
     quality_via: str = "time",
+    multi_report_places: bool = False,
+    variant: MonitorVariant | None = None,
 ) -> dict:
     """Write a synthetic city's service logs under ``out_dir`` and return the planted truth.
 
@@ -1999,12 +2036,14 @@ def generate(
     are written (typically within 2%), plus about 0.8% dirty and duplicate rows if ``dirty``.
     ``progress(done_events, total_events)`` is called after each chunk with the valid events
     written so far (clamped to ``total_events`` = ``n_events``, and equal to it at the end).
-    Existing ``events/part-*`` files in ``out_dir`` are replaced. ``multi_report_places`` adds
-    busy places with many reports of one problem (truth key ``multi_report_places``).
     ``quality_via`` says what ``department_quality`` acts on: ``"time"`` (default) waiting,
     processing and hand-off times (satisfaction and on-time rates follow), ``"experience"``
     satisfaction only, at twice the weight (durations, on-time rates and backlogs then carry
     no quality signal): a variant for checking that scores do not lean on one pillar.
+    Existing ``events/part-*`` files in ``out_dir`` are replaced. ``multi_report_places`` adds
+    busy places with many reports of one problem (truth key ``multi_report_places``).
+    ``variant`` (``MonitorVariant``): the live-monitoring knobs (spike size, quiet month, holiday
+    week).
 
     Raises:
         ValueError: on bad arguments (n_events < 1000, days < 7, unknown fmt, ...).
@@ -2015,7 +2054,7 @@ def generate(
             f"quality_via must be one of {', '.join(_QUALITY_VIA)}, got {quality_via!r}"
         )
     out = Path(out_dir)
-    world = _build_world(n_events, seed, start, days, multi_report_places)
+    world = _build_world(n_events, seed, start, days, multi_report_places, variant)
     world.cat = dataclasses.replace(world.cat, quality_via=quality_via)
     tm, pop = world.tm, world.pop
 
@@ -2118,8 +2157,11 @@ def _truth(
             "center": _CENTERS[_SPIKE_CENTER],
             "date": (start + timedelta(days=tm.spike_day)).isoformat(),
             "hours": list(_SPIKE_HOURS),
-            "arrival_factor": _SPIKE_FACTOR,
-        },
+            "arrival_factor": tm.spike_factor,
+        }
+        if tm.spike_factor > 1.0
+        else None,
+        "holiday_week": [(start + timedelta(days=d)).isoformat() for d in tm.holiday_days],
         "peak_hours": {c: list(h) for c, h in zip(_CENTERS, _PEAK_HOURS, strict=True)},
         "understaffed_center": {
             "center": _CENTERS[_UNDERSTAFFED_CENTER],

@@ -1,10 +1,17 @@
-"""From anomalous windows to a bounded set of alerts, each with proposals computed from data.
+"""From anomalous windows to incidents worth acting on, each with proposals computed from data.
 
-Merging: anomalous windows of one centre on one day (every department and channel of it: a
-crowded hall is one incident) within ``merge_gap_windows`` of each other become one alert;
-remote series (no centre) merge per channel and department. The alert names the top-scoring
-department and lists every one involved. Bounding: at most ``max_alerts_per_day`` alerts per
-local day, highest scores first.
+Candidates: windows that are anomalous (``detect``: score over the ``z_threshold`` floor or CUSUM
+over ``cusum_h``) and material (``detect.MATERIAL``). Incidents: candidate windows of one centre
+(every channel, department and metric of it: a crowded hall is one incident), or of one remote
+channel, within ``merge_gap_windows`` of each other, across hours and midnight, form one incident;
+its peak is its highest window score. Calibration (``calibrate``): per centre, the incident peaks
+of the history are ranked and the threshold is set just above the (m+1)-th highest, m =
+floor(``false_alarms_per_centre_week`` x weeks of history), so that at most the budget of
+incidents per centre-week is raised on the history; never below the floor. The calibration is a
+table (``monitor_baselines/``) that a later run (or a streaming watcher) can pass back in instead
+of calibrating again. One alert per incident, named after its top-scoring window, with
+``first_seen``, ``updates`` (later windows that re-raised it) and every metric, department and
+channel involved. At most ``max_alerts_per_day`` alerts per local day, highest scores first.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from visitonce.monitor import detect as D
 from visitonce.monitor import metrics as M
 from visitonce.monitor.erlang import servers_needed
 
+KEY = "monitor_unit"  # centre, or "remote:<channel>" for series without a centre
+
 ALERT_SCHEMA = T.StructType(
     [
         T.StructField("alert_id", T.StringType()),
@@ -42,8 +51,68 @@ ALERT_SCHEMA = T.StructType(
         T.StructField("metrics", T.ArrayType(T.StringType())),
         T.StructField("departments", T.ArrayType(T.StringType())),
         T.StructField(M.OFFICIALS, T.DoubleType()),
+        T.StructField("incident_id", T.StringType()),
+        T.StructField("first_seen", T.TimestampType()),
+        T.StructField("peak_at", T.TimestampType()),
+        T.StructField("updates", T.IntegerType()),
+        T.StructField("channels", T.ArrayType(T.StringType())),
+        T.StructField("threshold", T.DoubleType()),
     ]
 )
+
+CALIBRATION_SCHEMA = T.StructType(
+    [
+        T.StructField(KEY, T.StringType()),
+        T.StructField("threshold", T.DoubleType()),
+        T.StructField("floor", T.DoubleType()),
+        T.StructField("budget_per_week", T.DoubleType()),
+        T.StructField("history_weeks", T.DoubleType()),
+        T.StructField("allowed_incidents", T.IntegerType()),
+        T.StructField("candidate_incidents", T.IntegerType()),
+        T.StructField("incidents_over_threshold", T.IntegerType()),
+        T.StructField("top_peaks", T.ArrayType(T.DoubleType())),
+    ]
+)
+
+
+def _incidents(pdf: pd.DataFrame, gap: pd.Timedelta) -> pd.Series:
+    """Incident number of each candidate window (sorted by window_start)."""
+    cluster = (pdf[M.WINDOW_START] - pdf[M.WINDOW_END].cummax().shift()) > gap
+    return cluster.cumsum()
+
+
+def threshold_for(peaks: np.ndarray, *, allowed: int, floor: float) -> float:
+    """Smallest threshold (peak >= threshold alerts) that lets at most ``allowed`` of the
+    history's incident peaks through, and never below ``floor``."""
+    top = np.sort(np.asarray(peaks, dtype=float))[::-1]
+    if len(top) <= allowed:
+        return float(floor)
+    return float(max(floor, np.nextafter(top[allowed], np.inf)))
+
+
+def _calibrator(config: MonitorConfig, history_weeks: float):  # noqa: ANN202 - pandas group fn
+    gap = pd.Timedelta(minutes=config.window_minutes * config.merge_gap_windows)
+    budget = config.false_alarms_per_centre_week
+    allowed = int(math.floor(budget * history_weeks + 1e-9))
+
+    def run(pdf: pd.DataFrame) -> pd.DataFrame:
+        pdf = pdf.sort_values(M.WINDOW_START).reset_index(drop=True)
+        peaks = pdf.groupby(_incidents(pdf, gap))[D.SCORE].max().to_numpy()
+        t = threshold_for(peaks, allowed=allowed, floor=config.z_threshold)
+        row = {
+            KEY: pdf[KEY].iloc[0],
+            "threshold": t,
+            "floor": float(config.z_threshold),
+            "budget_per_week": float(budget),
+            "history_weeks": float(history_weeks),
+            "allowed_incidents": allowed,
+            "candidate_incidents": len(peaks),
+            "incidents_over_threshold": int((peaks >= t).sum()),
+            "top_peaks": [float(x) for x in np.sort(peaks)[::-1][: allowed + 3]],
+        }
+        return pd.DataFrame([row], columns=[f.name for f in CALIBRATION_SCHEMA.fields])
+
+    return run
 
 
 def _merge(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
@@ -51,18 +120,22 @@ def _merge(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         pdf = pdf.sort_values(M.WINDOW_START).reset_index(drop=True)
-        cluster = (pdf[M.WINDOW_START] - pdf[M.WINDOW_END].cummax().shift()) > gap
-        pdf["_cluster"] = cluster.cumsum()
+        pdf["_cluster"] = _incidents(pdf, gap)
+        threshold = pdf["threshold"].iloc[0]
+        if threshold is None or (isinstance(threshold, float) and math.isnan(threshold)):
+            threshold = float(config.z_threshold)  # a unit the calibration has not seen
         rows = []
         for _, g in pdf.groupby("_cluster"):
             top = g.loc[g[D.SCORE].idxmax()]
-            key = "|".join(
-                str(top[c]) for c in (C.CENTER, C.CHANNEL, C.DEPARTMENT, M.METRIC, M.WINDOW_START)
-            )
+            if top[D.SCORE] < threshold:
+                continue
+            first = g.iloc[0]
+            key = "|".join(str(first[c]) for c in (KEY, M.WINDOW_START))
+            ident = hashlib.sha256(key.encode()).hexdigest()[:16]
             rows.append(
                 {
-                    "alert_id": hashlib.sha256(key.encode()).hexdigest()[:16],
-                    "alert_date": top[M.LOCAL_DATE],
+                    "alert_id": ident,
+                    "alert_date": first[M.LOCAL_DATE],
                     M.WINDOW_START: g[M.WINDOW_START].min(),
                     M.WINDOW_END: g[M.WINDOW_END].max(),
                     C.CENTER: top[C.CENTER],
@@ -77,6 +150,12 @@ def _merge(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
                     "metrics": sorted(set(g[M.METRIC])),
                     "departments": sorted(set(g[C.DEPARTMENT].dropna())),
                     M.OFFICIALS: top[M.OFFICIALS],
+                    "incident_id": ident,
+                    "first_seen": first[M.WINDOW_START],
+                    "peak_at": top[M.WINDOW_START],
+                    "updates": int(g[M.WINDOW_START].nunique()) - 1,
+                    "channels": sorted(set(g[C.CHANNEL].dropna())),
+                    "threshold": float(threshold),
                 }
             )
         return pd.DataFrame(rows, columns=[f.name for f in ALERT_SCHEMA.fields])
@@ -84,15 +163,32 @@ def _merge(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
     return run
 
 
-def to_merged_alerts(anomalies: DataFrame, *, config: MonitorConfig) -> DataFrame:
-    """Merged, bounded alerts (without proposals) from ``detect.flag_anomalies`` output."""
-    hits = anomalies.where(F.col(D.ANOMALOUS)).withColumn(
-        "_remote_key",
-        F.when(F.col(C.CENTER).isNull(), F.concat_ws("|", C.CHANNEL, C.DEPARTMENT)),
+def candidates(anomalies: DataFrame) -> DataFrame:
+    """Anomalous and material windows of ``detect.flag_anomalies`` output, with their unit."""
+    return anomalies.where(F.col(D.ANOMALOUS) & F.col(D.MATERIAL)).withColumn(
+        KEY, F.coalesce(F.col(C.CENTER), F.concat(F.lit("remote:"), F.col(C.CHANNEL)))
     )
-    merged = hits.groupBy(C.CENTER, "_remote_key", M.LOCAL_DATE).applyInPandas(
-        _merge(config), ALERT_SCHEMA
+
+
+def calibrate(anomalies: DataFrame, *, config: MonitorConfig, history_weeks: float) -> DataFrame:
+    """The calibration table (``CALIBRATION_SCHEMA``, one row per centre or remote channel with
+    candidates) of the history's ``detect.flag_anomalies`` output."""
+    return (
+        candidates(anomalies)
+        .groupBy(KEY)
+        .applyInPandas(_calibrator(config, history_weeks), CALIBRATION_SCHEMA)
     )
+
+
+def to_merged_alerts(
+    anomalies: DataFrame, *, config: MonitorConfig, calibration: DataFrame
+) -> DataFrame:
+    """One alert (without proposals) per incident whose peak reaches its unit's calibrated
+    threshold, bounded per day."""
+    cand = candidates(anomalies).join(
+        F.broadcast(calibration.select(KEY, "threshold")), KEY, "left"
+    )
+    merged = cand.groupBy(KEY).applyInPandas(_merge(config), ALERT_SCHEMA)
     rank = F.row_number().over(
         Window.partitionBy("alert_date").orderBy(F.col("score").desc(), "alert_id")
     )

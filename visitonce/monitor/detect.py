@@ -5,7 +5,15 @@ day), the baseline is the median of that slot's history and its scale 1.4826 x M
 floor per metric, so a flat history does not make every wobble an anomaly). A window's robust
 z-score is (value - median) / scale, signed so that positive is bad; a one-sided CUSUM
 S_t = max(0, S_{t-1} + z_t - k) over the series' windows in time order accumulates sustained
-moderate excess. A window is anomalous when z >= z_threshold or S >= cusum_h.
+moderate excess. A window is anomalous when z >= z_threshold or S >= cusum_h (a floor: the
+alerts step raises it per centre to the false-alarm budget, see ``alerts``).
+
+Materiality (``material``): an anomalous window only becomes an alert candidate when it matters
+operationally: waits at or beyond ``material_wait_minutes``; a queue (or, at a rostered desk, an
+arrivals surge) longer than the desks can clear in ``material_clear_windows`` windows (officials x
+window / mean processing time), or without a roster ``material_ratio`` x expected; processing at
+``material_ratio`` x expected; arrivals down to ``material_drop_share`` of expected; satisfaction
+``material_satisfaction_drop`` points below expected.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ SCORE = "score"
 DIRECTION_COL = "direction"
 ANOMALOUS = "anomalous"
 CUSUM = "cusum"
+MATERIAL = "material"
 
 
 def _schema(columns: T.StructType) -> T.StructType:
@@ -54,8 +63,40 @@ def _schema(columns: T.StructType) -> T.StructType:
             T.StructField(CUSUM, T.DoubleType()),
             T.StructField(DIRECTION_COL, T.StringType()),
             T.StructField(ANOMALOUS, T.BooleanType()),
+            T.StructField(MATERIAL, T.BooleanType()),
         ]
     )
+
+
+def _material(
+    pdf: pd.DataFrame,
+    metric: str,
+    v: np.ndarray,
+    med: np.ndarray,
+    z: np.ndarray,
+    config: MonitorConfig,
+) -> np.ndarray:
+    """Operational effect of each window (module docstring); NaN comparisons are False."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        officials = pdf[M.OFFICIALS].to_numpy(dtype=float)
+        proc = pdf[M.PROCESSING_MEAN].to_numpy(dtype=float)
+        clear = officials * config.window_minutes / proc * config.material_clear_windows
+        clear = np.where((officials > 0) & (proc > 0), clear, np.nan)
+        by_ratio = v >= config.material_ratio * np.maximum(med, 1.0)
+        if metric in ("waiting_p50_min", "waiting_p90_min"):
+            wait = config.material_wait_minutes
+            return v >= (config.wait_target_minutes if wait is None else wait)
+        if metric == "queue_estimate":
+            return np.where(np.isnan(clear), by_ratio, v > clear)
+        if metric == "arrivals":
+            high = np.where(np.isnan(clear), by_ratio, v > clear)
+            low = v <= config.material_drop_share * med
+            return np.where(z < 0, low, high)
+        if metric == "processing_p50_min":
+            return by_ratio
+        if metric == "satisfaction_mean":
+            return med - v >= config.material_satisfaction_drop
+    return np.ones(len(v), dtype=bool)
 
 
 def _detector(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
@@ -95,6 +136,7 @@ def _detector(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
         pdf[CUSUM] = s
         pdf[DIRECTION_COL] = label
         pdf[ANOMALOUS] = enough & ((bad >= config.z_threshold) | (s >= config.cusum_h))
+        pdf[MATERIAL] = _material(pdf, metric, v, med, z, config)
         return pdf
 
     return run
@@ -102,8 +144,9 @@ def _detector(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
 
 def flag_anomalies(series: DataFrame, *, config: MonitorConfig) -> DataFrame:
     """Adds ``expected`` (slot median), ``score`` (robust z, or scaled CUSUM), ``cusum``,
-    ``direction`` (high/low) and ``anomalous`` to ``metrics.to_metric_series`` output; one pandas
-    group per series and metric (a month of hourly windows is a few hundred rows)."""
+    ``direction`` (high/low), ``anomalous`` and ``material`` to ``metrics.to_metric_series``
+    output; one pandas group per series and metric (a month of hourly windows is a few hundred
+    rows)."""
     return series.groupBy(*M.SERIES, M.METRIC).applyInPandas(
         _detector(config), _schema(series.schema)
     )

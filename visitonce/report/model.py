@@ -523,10 +523,10 @@ def _kpi_heat(df: pd.DataFrame | None, *, period: str | None) -> dict[str, Any]:
         "chart": svg.heat_matrix(
             depts, kpis, cells, cell=46,
             title=_("KPIs by department, %(period)s: funnel status") % {"period": period},
-            desc=_("blue = better than expected (dark: beyond the %(limit)s limits), pale = "
-                   "within the limits, orange = worse (red: beyond the %(limit)s limits), grey = "
-                   "not available; limits widened for over-dispersion; the value shown is the "
-                   "shrunk KPI") % {"limit": "99.8%"},
+            desc=_("blue = better than expected (dark: beyond the outer limits), pale = within "
+                   "the limits, orange = worse (red: beyond the outer limits), grey = not "
+                   "available; limits widened for over-dispersion; the value shown is the "
+                   "shrunk KPI"),
         ),
     }  # fmt: skip
 

@@ -1,0 +1,104 @@
+"""Alerts on generator variants (issue 25): detection of the planted spike and false alarms per
+centre-week, thresholds calibrated on each month itself (monitor.false_alarms_per_centre_week).
+
+    PYTHONPATH=$PWD python bench/alerts.py --events 50000 --out /tmp/alerts-bench
+
+A false alarm is an alert outside the planted anomalies: the queue spike (its centre and date)
+and the understaffed department on its dates (an alert whose departments include it). Remote
+channels' alerts count as false alarms too; the rate divides by the five centres' weeks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from tests.city import read_city
+from visitonce.config import MonitorConfig
+from visitonce.generate import MonitorVariant, generate
+from visitonce.monitor.stage import find_alerts_calibrated
+
+TZ = "Asia/Shanghai"
+VARIANTS = {
+    "quiet": MonitorVariant(spike_factor=1.0),
+    "spike x1.5": MonitorVariant(spike_factor=1.5),
+    "spike x2": MonitorVariant(spike_factor=2.0),
+    "spike x3.5 (default)": MonitorVariant(),
+    "spike x6": MonitorVariant(spike_factor=6.0),
+    "holiday week + spike x3.5": MonitorVariant(holiday_week=True),
+}
+
+
+def judge(truth: dict, al, days: int) -> dict:
+    """Detection of the spike and false alarms of one month's alerts (pandas)."""
+    spike = truth["queue_spike"]
+    under = truth["understaffed"]
+    under_days = {dt.date.fromisoformat(d) for d in under["dates"]}
+    planted = al["departments"].map(lambda d: under["department"] in list(d)) & al[
+        "alert_date"
+    ].isin(under_days)
+    caught = None
+    if spike:
+        on_spike = (al["center"] == spike["center"]) & (
+            al["alert_date"] == dt.date.fromisoformat(spike["date"])
+        )
+        caught = bool(on_spike.any())
+        planted |= on_spike
+    false = int((~planted).sum())
+    centre_weeks = 5 * days / 7
+    return {
+        "alerts": len(al),
+        "caught": caught,
+        "false": false,
+        "per_centre_week": false / centre_weeks,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=50_000)
+    ap.add_argument("--days", type=int, default=31)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", default="/tmp/alerts-bench")
+    ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
+    a = ap.parse_args()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    names = [n for n in VARIANTS if not a.only or n in a.only.split(",")]
+    rows = []
+    for i, name in enumerate(names):
+        root = Path(a.out) / f"v{i}"
+        truth = generate(
+            root, n_events=a.events, seed=a.seed, days=a.days, fmt="parquet", dirty=False,
+            variant=VARIANTS[name],
+        )  # fmt: skip
+        ev, cat, roster = read_city(spark, root)
+        t0 = time.perf_counter()
+        _, alerts, calib = find_alerts_calibrated(
+            ev, catalog=cat, roster=roster, config=MonitorConfig(), time_zone=TZ
+        )
+        al = alerts.toPandas()
+        cal = calib.toPandas()
+        r = judge(truth, al, a.days) | {"variant": name, "seconds": time.perf_counter() - t0}
+        r["candidates"] = int(cal["candidate_incidents"].sum())
+        rows.append(r)
+        print(
+            f"| {name} | {truth['n_events_valid']} | "
+            f"{r['candidates']} | {r['alerts']} | "
+            f"{'-' if r['caught'] is None else ('yes' if r['caught'] else 'NO')} | "
+            f"{r['false']} | {r['per_centre_week']:.2f} | {r['seconds']:.0f} s |",
+            flush=True,
+        )
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
