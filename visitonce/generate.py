@@ -2025,8 +2025,8 @@ def generate(
     dirty: bool = True,
     chunk_events: int = 500_000,
     progress: Callable[[int, int], None] | None = None,
-    multi_report_places: bool = False,
     quality_via: str = "time",
+    multi_report_places: bool = False,
     variant: MonitorVariant | None = None,
 ) -> dict:
     """Write a synthetic city's service logs under ``out_dir`` and return the planted truth.
@@ -2036,12 +2036,12 @@ def generate(
     are written (typically within 2%), plus about 0.8% dirty and duplicate rows if ``dirty``.
     ``progress(done_events, total_events)`` is called after each chunk with the valid events
     written so far (clamped to ``total_events`` = ``n_events``, and equal to it at the end).
-    Existing ``events/part-*`` files in ``out_dir`` are replaced. ``multi_report_places`` adds
-    busy places with many reports of one problem (truth key ``multi_report_places``).
     ``quality_via`` says what ``department_quality`` acts on: ``"time"`` (default) waiting,
     processing and hand-off times (satisfaction and on-time rates follow), ``"experience"``
     satisfaction only, at twice the weight (durations, on-time rates and backlogs then carry
     no quality signal): a variant for checking that scores do not lean on one pillar.
+    Existing ``events/part-*`` files in ``out_dir`` are replaced. ``multi_report_places`` adds
+    busy places with many reports of one problem (truth key ``multi_report_places``).
     ``variant`` (``MonitorVariant``): the live-monitoring knobs (spike size, quiet month, holiday
     week).
 

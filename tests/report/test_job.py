@@ -43,6 +43,14 @@ def test_job_renders_an_existing_warehouse(spark, handmade_root, tmp_path, capsy
     assert job.main(["--warehouse", str(warehouse), "--config", str(cfg)]) == 0
     rows = (warehouse / "reports" / "exports" / "scorecards.csv").read_text().splitlines()
     assert sum(line.endswith(",True") for line in rows) == 0  # D3 (6 applications) >= 3
+    # --lang over the config: Chinese pages, the CSV with a BOM, the same columns
+    assert job.main(["--warehouse", str(warehouse), "--config", str(cfg), "--lang", "zh-CN"]) == 0
+    lagging = parse(warehouse / "reports" / "lagging.html")
+    assert lagging.lang == "zh-CN" and lagging.title == "滞后环节 · visitonce 报告"
+    raw = (warehouse / "reports" / "exports" / "scorecards.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw[3:].decode().splitlines() == rows
+    assert job.main(["--warehouse", str(warehouse), "--lang", "de"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--lang 'de': use one of en, zh-CN")
 
 
 def test_job_refuses_a_folder_that_is_not_a_warehouse(spark, tmp_path, capsys) -> None:
@@ -52,10 +60,19 @@ def test_job_refuses_a_folder_that_is_not_a_warehouse(spark, tmp_path, capsys) -
 
 
 def test_demo_ends_with_the_report_path(capsys, tmp_path, monkeypatch) -> None:
+    """The demo in Chinese: every page's language and title are Chinese, the CLI's lines
+    stay English."""
     from visitonce.cli import main
 
     monkeypatch.delenv("VISITONCE_PSEUDONYM_KEY", raising=False)
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--events", "2000"]) == 0
+    assert (
+        main(["demo", "--out", str(tmp_path / "demo"), "--events", "2000", "--lang", "zh-CN"]) == 0
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     index = tmp_path / "demo" / "warehouse" / "reports" / "index.html"
     assert last == f"report: {index}" and index.is_file()
+    pages = sorted(index.parent.glob("*.html"))
+    assert len(pages) >= 7
+    for html in pages:
+        page = parse(html)
+        assert page.lang == "zh-CN" and page.title.endswith(" · visitonce 报告"), html.name

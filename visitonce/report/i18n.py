@@ -94,9 +94,11 @@ VOCABULARY = {
     "no_peers": N_("no_peers"),
     "unknown": N_("unknown"),
     # funnel status of scorecard KPIs
+    "much_better": N_("much better"),
+    "better": N_("better"),
     "within": N_("within"),
-    "alert": N_("alert"),
-    "alarm": N_("alarm"),
+    "worse": N_("worse"),
+    "much_worse": N_("much worse"),
     # bundle_changes.change
     "new": N_("new"),
     "strengthened": N_("strengthened"),

@@ -523,8 +523,8 @@ def _kpi_heat(df: pd.DataFrame | None, *, period: str | None) -> dict[str, Any]:
         "chart": svg.heat_matrix(
             depts, kpis, cells, cell=46,
             title=_("KPIs by department, %(period)s: funnel status") % {"period": period},
-            desc=_("blue = better than expected (dark: beyond the 99.8% limits), pale = within "
-                   "the limits, orange = worse (red: beyond the 99.8% limits), grey = not "
+            desc=_("blue = better than expected (dark: beyond the outer limits), pale = within "
+                   "the limits, orange = worse (red: beyond the outer limits), grey = not "
                    "available; limits widened for over-dispersion; the value shown is the "
                    "shrunk KPI"),
         ),
