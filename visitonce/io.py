@@ -10,7 +10,6 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -174,24 +173,29 @@ def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInp
         for other in frames[1:]:
             df = df.unionByName(other, allowMissingColumns=True)
     elif fmt == "jsonl":
-        df = (
+        reader = (
             spark.read.option("primitivesAsString", True)
             .option("encoding", mapping.encoding)
             .option("multiLine", mapping.multiline)  # a file holding one JSON array (Open311)
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", CORRUPT)
-            .json(files)
         )
+        df = reader.json(files)
         if CORRUPT not in df.columns:
             df = df.withColumn(CORRUPT, F.lit(None).cast("string"))
         elif df.columns == [CORRUPT]:
-            # Not one line parsed (another encoding, not JSON at all): Spark refuses queries on
-            # the corrupt-record column alone unless the parsed rows are kept, so keep them,
-            # with what only the scan knows (file, position); every row is a malformed_row.
-            scanned = df.withColumn(C.SOURCE_FILE, F.col("_metadata.file_path"))
-            return _finish_raw(
-                _with_scan_order(scanned).persist(StorageLevel.MEMORY_AND_DISK), files, fmt
-            )
+            # Not one line parsed (another encoding, not JSON at all). Spark refuses a query
+            # that reads the corrupt-record column alone, so read a placeholder field beside it
+            # (never present; the count of parsed fields keeps it in the query); every row is
+            # then quarantined as malformed_row.
+            df = reader.schema(
+                T.StructType(
+                    [
+                        T.StructField(NO_FIELD, T.StringType()),
+                        T.StructField(CORRUPT, T.StringType()),
+                    ]
+                )
+            ).json(files)
         df = df.select(*[_as_string(df, c) for c in df.columns])
     elif fmt == "xes":
         # Parsed as a stream on the driver (bounded memory) into Parquet chunks that Spark reads;
@@ -228,6 +232,7 @@ def _finish_raw(df: DataFrame, files: list[str], fmt: str) -> RawInput:
 
 
 _SPLIT, _SCAN_ID = "_split_start", "_scan_id"
+NO_FIELD = "_no_field_parsed"  # placeholder column of a JSON file of which no line parses
 
 
 def _with_scan_order(df: DataFrame) -> DataFrame:
