@@ -25,7 +25,7 @@ from visitonce import columns as C
 from visitonce.mapping import load_mapping
 from visitonce.pipeline import RunRequest, analytic_stages, run_pipeline
 
-EXAMPLES = int(os.environ.get("VISITONCE_FUZZ_EXAMPLES", "2"))
+EXAMPLES = int(os.environ.get("VISITONCE_FUZZ_EXAMPLES", "1"))
 
 shapes = st.builds(
     Shape,
