@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pyspark
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
@@ -49,6 +50,10 @@ def cluster(tmp_path_factory):
     port, ui = _free_port(), _free_port()
     env = {
         **os.environ,
+        # spark-class finds Spark's home through a Python that has pyspark: this one (set
+        # here, so the fixture does not depend on a session having set PYSPARK_PYTHON first)
+        "SPARK_HOME": str(Path(pyspark.__file__).parent),
+        "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_LOG_DIR": str(logs),
         "SPARK_WORKER_DIR": str(logs / "work"),
