@@ -54,6 +54,10 @@ _LAGS = (
 _UNDER_DEPT, _UNDER_STAFF, _UNDER_SLOW = "D3", 0.5, 2.2
 _WORK_OPEN, _WORK_CLOSE = 8.5 * 3600, 17.5 * 3600
 
+# The columns of the rows this module writes, in their order (the contract's optional columns
+# it does not write, such as due_at, are absent and read as empty).
+_ROW_COLUMNS: tuple[str, ...] = tuple(c for c in col.EVENT_COLUMNS if c != col.DUE_AT)
+
 
 def _work_add(t: float, work: float) -> float:
     """Local seconds ``t`` plus ``work`` working seconds (08:30-17:30, Monday-Friday)."""
@@ -188,7 +192,7 @@ def generate_lagging_variant(
                     if e >= end_local:
                         break
     table = pa.table(
-        {c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(col.EVENT_COLUMNS)}
+        {c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(_ROW_COLUMNS)}
     )
     pq.write_table(table, out / "events" / "part-00000.parquet")
     with (out / "catalog.csv").open("w", encoding="utf-8", newline="") as fh:
