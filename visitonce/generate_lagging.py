@@ -54,8 +54,8 @@ _LAGS = (
 _UNDER_DEPT, _UNDER_STAFF, _UNDER_SLOW = "D3", 0.5, 2.2
 _WORK_OPEN, _WORK_CLOSE = 8.5 * 3600, 17.5 * 3600
 
-# The columns of the rows this module writes, in their order (the contract's optional columns
-# it does not write, such as due_at, are absent and read as empty).
+# The columns of the rows this module builds, in their order; the contract's other columns
+# (such as due_at) are written empty.
 _ROW_COLUMNS: tuple[str, ...] = tuple(c for c in col.EVENT_COLUMNS if c != col.DUE_AT)
 
 
@@ -191,8 +191,12 @@ def generate_lagging_variant(
                     )
                     if e >= end_local:
                         break
+    at = {c: i for i, c in enumerate(_ROW_COLUMNS)}
     table = pa.table(
-        {c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(_ROW_COLUMNS)}
+        {
+            c: pa.array([r[at[c]] if c in at else None for r in rows], pa.string())
+            for c in col.EVENT_COLUMNS
+        }
     )
     pq.write_table(table, out / "events" / "part-00000.parquet")
     with (out / "catalog.csv").open("w", encoding="utf-8", newline="") as fh:
