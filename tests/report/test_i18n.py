@@ -22,8 +22,20 @@ LOCALES = sorted(p.name for p in i18n.LOCALE_DIR.iterdir() if p.is_dir())
 
 # Words that stay as they are in a Chinese report: names of methods, measures and standards,
 # and the product's name. Add a term here only if Chinese analysts write it in Latin letters.
-TERMS = ("visitonce", "Erlang-C", "M/M/c", "CUSUM", "MAE", "RMSE", "WAPE", "Open311",
-         "GeoReport v2", "Benjamini–Hochberg", "sha256")  # fmt: skip
+TERMS = (
+    "visitonce",
+    "Erlang-C",
+    "M/M/c",
+    "CUSUM",
+    "MAE",
+    "RMSE",
+    "WAPE",
+    "Open311",
+    "GeoReport v2",
+    "Benjamini–Hochberg",
+    "sha256",
+    "Spiegelhalter",
+)  # fmt: skip  (the funnel method's citation, Spiegelhalter 2005)
 # What is not prose: config keys (demand.min_group), file names, time zones, placeholders
 NOT_PROSE = re.compile(
     r"[A-Za-z0-9_/*.-]+\.(?:csv|json|md|html)|[a-z_]+\.[a-z_]+|[A-Z][a-z]+/[A-Za-z_]+"
