@@ -187,7 +187,7 @@ def test_a_job_submitted_as_the_dags_do_runs_on_the_cluster(spark, cluster, tmp_
          "--events", str(landing / "events"), "--catalog", str(landing / "catalog.csv"),
          "--roster", str(landing / "roster.csv"), "--out", str(out),
          "--as-of", truth["period_end"], "--stages", "applications,lagging,monitor"],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
+        env=env, capture_output=True, text=True, timeout=1500, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = json.loads((out / "manifest.json").read_text())
