@@ -181,6 +181,13 @@ def _assert_reconciled_and_private(spark, counts: dict, out: Path) -> None:
 @pytest.mark.slow
 @FUZZ
 @given(data=csv_bytes())
+# found by this test in CI: a quoted field holding a bare CR ends the line for the reader, and the
+# rest of the record is read as a row of its own whose fields are shifted by some columns, so the
+# raw citizen ID sat under `service_item` and reached the quarantine's detail and values
+@example(
+    data=b"started_at,application_id,service_item,citizen_id,channel\n"
+    b'2026-03-02T09:00:00,"A1\rX",ITEM1,RAWID001,online,surplus\n'
+)
 def test_fuzzed_csv_never_crashes_reconciles_and_leaks_no_identifier(spark, tmp_path, data):
     counts, out = _ingest(spark, tmp_path, "events.csv", data)
     _assert_reconciled_and_private(spark, counts, out)

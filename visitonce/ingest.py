@@ -465,15 +465,47 @@ def summarize_status(tagged: DataFrame) -> DataFrame:
     return tagged.groupBy(C.SOURCE_FILE, STATUS, C.REASON, DUPLICATE_KIND).count()
 
 
+# A row failing this many checks on its values at once (an empty required field is no wrong
+# value, so missing_required does not count) is taken for a broken or shifted line: a record cut
+# by a stray line break, a field lost or added. Its values sit under the wrong names, so a raw
+# identifier may sit under any of them, and they say nothing true about the event anyway.
+SHIFTED_AT_FAULTS = 2
+
+
 def to_quarantine(tagged: DataFrame, *, table: str, batch: str) -> DataFrame:
-    """Quarantined rows in the quarantine contract's shape."""
+    """Quarantined rows in the quarantine contract's shape.
+
+    A row with one fault keeps its (pseudonymized) values and a detail naming the bad value. A
+    row with ``SHIFTED_AT_FAULTS`` or more keeps, like a malformed line, no value: ``values``
+    holds its position in its file (``source_row``), the sha256 of its values and their count,
+    enough to find it in the export, and ``detail`` lists the failed checks only.
+    """
+    wrong = F.filter(C.REASONS, lambda r: r != F.lit(Reason.MISSING_REQUIRED))
+    shifted = F.size(wrong) >= SHIFTED_AT_FAULTS
+    if C.SOURCE_ROW in tagged.columns:
+        row = F.col(C.SOURCE_ROW)
+    else:
+        row = F.lit(None).cast("long")
+    kept = F.to_json(
+        F.struct(
+            row.alias(C.SOURCE_ROW),
+            F.sha2(F.col(C.VALUES), 256).alias("values_sha256"),
+            F.size(F.map_keys(F.from_json(C.VALUES, "map<string,string>"))).alias("n_values"),
+        )
+    )
+    detail = F.concat(
+        F.lit("fields out of place? "),
+        F.array_join(C.REASONS, ", "),
+        F.lit(": values not kept; see source_row in the export"),
+    )
+    malformed = F.col(C.REASON) == Reason.MALFORMED_ROW
     return tagged.where(F.col(STATUS) == QUARANTINED).select(
         C.REASON,
         C.REASONS,
-        C.DETAIL,
+        F.when(shifted & ~malformed, detail).otherwise(F.col(C.DETAIL)).alias(C.DETAIL),
         C.SOURCE,
         C.SOURCE_FILE,
-        C.VALUES,
+        F.when(shifted & ~malformed, kept).otherwise(F.col(C.VALUES)).alias(C.VALUES),
         F.lit(table).alias(C.TABLE),
         F.lit(batch).alias(C.BATCH),
     )
