@@ -144,3 +144,72 @@ def test_step_timings_by_hand(spark) -> None:
             local_date=dt.date(2026, 3, 10), local_hour=10, weekday=2),
     ]  # fmt: skip
     assertDataFrameEqual(got, spark.createDataFrame(expected, got.schema), checkRowOrder=False)
+
+
+def _day_by_day_working_seconds(start, end, *, calendar, time_zone, day_start, day_end):
+    """The former implementation, kept as the oracle: one array element per local day spanned
+    (work grows with the interval; an open step of years took minutes per row on Ottawa 311)."""
+    from visitonce.applications import is_working_day
+    from visitonce.lagging.worktime import clock_seconds, local_seconds
+
+    open_s, close_s = clock_seconds(day_start), clock_seconds(day_end)
+    ls, le = local_seconds(start, time_zone), local_seconds(end, time_zone)
+    first, last = F.floor(ls / 86_400), F.floor(le / 86_400)
+    days = F.when(last >= first, F.sequence(first, last))
+
+    def overlap(day):
+        base = day * F.lit(86_400)
+        lo = F.greatest(ls, base + F.lit(float(open_s)))
+        hi = F.least(le, base + F.lit(float(close_s)))
+        working = is_working_day(F.date_from_unix_date(day.cast("int")), calendar)
+        return F.when(working, F.greatest(hi - lo, F.lit(0.0))).otherwise(F.lit(0.0))
+
+    total = F.aggregate(F.transform(days, overlap), F.lit(0.0), lambda acc, x: acc + x)
+    return F.when(start.isNull() | end.isNull(), F.lit(None).cast("double")).otherwise(
+        F.coalesce(total, F.lit(0.0))
+    )
+
+
+@pytest.mark.parametrize(
+    ("calendar", "time_zone", "hours"),
+    [
+        (CAL, TZ, ("08:30", "17:30")),
+        (  # China's adjusted schedule: a holiday week and worked weekend days around it
+            CalendarConfig(
+                holidays=tuple(dt.date(2026, 10, d) for d in range(1, 8))
+                + (dt.date(2026, 3, 7), dt.date(2027, 1, 1)),
+                makeup_workdays=(dt.date(2026, 9, 27), dt.date(2026, 10, 10)),
+            ),
+            TZ,
+            ("09:00", "17:00"),
+        ),
+        (CalendarConfig(weekend_days=(5, 6)), "America/New_York", ("00:00", "24:00")),
+        (CalendarConfig(weekend_days=()), "UTC", ("07:45", "19:15")),
+    ],
+)
+def test_working_seconds_equal_the_day_by_day_sum(spark, calendar, time_zone, hours) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    t0 = dt.datetime(2025, 12, 20, tzinfo=UTC).timestamp()
+    starts = t0 + rng.uniform(0, 400 * 86_400, 400)
+    spans = np.concatenate(  # minutes, hours, days, months and years, and a few negatives
+        [rng.uniform(0, 3_600, 100), rng.uniform(0, 3 * 86_400, 100),
+         rng.uniform(0, 60 * 86_400, 100), rng.uniform(0, 900 * 86_400, 90),
+         -rng.uniform(0, 86_400, 10)]
+    )  # fmt: skip
+    rows = [
+        (dt.datetime.fromtimestamp(s, UTC).replace(tzinfo=None),
+         dt.datetime.fromtimestamp(s + d, UTC).replace(tzinfo=None))
+        for s, d in zip(starts, spans, strict=True)
+    ] + [(None, dt.datetime(2026, 1, 1))]  # fmt: skip
+    df = spark.createDataFrame(rows, "s timestamp, e timestamp")
+    kw = dict(calendar=calendar, time_zone=time_zone, day_start=hours[0], day_end=hours[1])
+    got = df.select(
+        working_seconds(F.col("s"), F.col("e"), **kw).alias("new"),
+        _day_by_day_working_seconds(F.col("s"), F.col("e"), **kw).alias("old"),
+    ).collect()
+    assert got[-1]["new"] is None and got[-1]["old"] is None
+    for r in got[:-1]:
+        assert r["new"] == pytest.approx(r["old"], rel=1e-12, abs=1e-6), r
+    assert sum(r["new"] > 30 * 86_400 * 0.2 for r in got[:-1]) > 50  # long spans were tested

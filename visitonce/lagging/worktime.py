@@ -9,6 +9,8 @@ analysis zone (zones with daylight saving lose or gain the switch hour; Asia/Sha
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
@@ -35,6 +37,38 @@ def local_seconds(ts: Column, time_zone: str) -> Column:
     return F.unix_micros(F.from_utc_timestamp(ts, time_zone)) / F.lit(1_000_000.0)
 
 
+def _weekday_count(a: Column, b: Column, iso_weekday: int) -> Column:
+    """How many day numbers in [a, b] (days since 1970-01-01, a Thursday) fall on an ISO
+    weekday (Monday=1 ... Sunday=7); 0 when b < a."""
+    r = (iso_weekday - 4) % 7  # day numbers d with that weekday: d = r (mod 7)
+    return F.greatest(F.floor((b - F.lit(r)) / 7) - F.floor((a - F.lit(1 + r)) / 7), F.lit(0))
+
+
+def working_days_between(a: Column, b: Column, calendar: CalendarConfig) -> Column:
+    """Working days among the day numbers [a, b] (0 when b < a), in constant work per row.
+
+    The weekdays that are not weekend days, counted in closed form, then corrected by each
+    holiday or make-up day that falls in the range and changes its day's status.
+    """
+    weekend = set(calendar.weekend_days)
+    n = F.greatest(b - a + F.lit(1), F.lit(0))
+    days = n
+    for w in sorted(weekend):
+        days = days - _weekday_count(a, b, w)
+    epoch = dt.date(1970, 1, 1)
+    corrections = []  # (day number, +1 for a worked weekend day, -1 for a weekday off)
+    for d in sorted(set(calendar.holidays) | set(calendar.makeup_workdays)):
+        usual = d.isoweekday() not in weekend
+        actual = (not usual or d in calendar.makeup_workdays) and d not in calendar.holidays
+        if actual != usual:
+            corrections.append(((d - epoch).days, 1 if actual else -1))
+    if not corrections:
+        return days
+    fixes = F.array(*[F.struct(F.lit(dn).alias("d"), F.lit(c).alias("c")) for dn, c in corrections])
+    inside = F.filter(fixes, lambda x: (x["d"] >= a) & (x["d"] <= b))
+    return days + F.aggregate(inside, F.lit(0), lambda acc, x: acc + x["c"])
+
+
 def working_seconds(
     start: Column,
     end: Column,
@@ -44,12 +78,16 @@ def working_seconds(
     day_start: str = "08:30",
     day_end: str = "17:30",
 ) -> Column:
-    """Working seconds in [start, end] (double); 0 when end <= start; null if either is null."""
+    """Working seconds in [start, end] (double); 0 when end <= start; null if either is null.
+
+    The first and last local days count their overlap with working hours; the days between
+    count whole working days (``working_days_between``), so the work per row does not grow with
+    the interval's length (an open step of years costs what a step of an hour costs).
+    """
     open_s, close_s = clock_seconds(day_start), clock_seconds(day_end)
     ls, le = local_seconds(start, time_zone), local_seconds(end, time_zone)
     first = F.floor(ls / _DAY)
     last = F.floor(le / _DAY)
-    days = F.when(last >= first, F.sequence(first, last))
 
     def overlap(day: Column) -> Column:
         base = day * F.lit(_DAY)
@@ -58,7 +96,11 @@ def working_seconds(
         working = is_working_day(F.date_from_unix_date(day.cast("int")), calendar)
         return F.when(working, F.greatest(hi - lo, F.lit(0.0))).otherwise(F.lit(0.0))
 
-    total = F.aggregate(F.transform(days, overlap), F.lit(0.0), lambda acc, x: acc + x)
+    between = working_days_between(first + F.lit(1), last - F.lit(1), calendar)
+    later = overlap(last) + between.cast("double") * F.lit(float(max(close_s - open_s, 0)))
+    total = F.when(last < first, F.lit(0.0)).otherwise(
+        overlap(first) + F.when(last > first, later).otherwise(F.lit(0.0))
+    )
     return F.when(start.isNull() | end.isNull(), F.lit(None).cast("double")).otherwise(
         F.coalesce(total, F.lit(0.0))
     )
