@@ -138,25 +138,69 @@ def visible_texts(html: str) -> list[str]:
     return p.texts
 
 
+# Sentences the stages store beside a message (visitonce.messages): column -> message column.
+# A sentence with its message must be shown in the page's language, so it is not data; its
+# message's params are (names, codes, numbers). A sentence without one (a table written before
+# messages existed) is shown as stored, like other data.
+SENTENCES = {
+    "proposals": "proposal_messages",
+    "text": "message",
+    "note": "note_message",
+    "reference": "reference_message",
+}
+
+
+def _said(stored) -> dict | None:
+    from visitonce import messages
+
+    return messages.decode(stored)
+
+
 def data_strings(inputs) -> list[str]:
-    """Every string the pages draw from the data (codes, names, the stages' own notes),
-    longest first."""
+    """Every string the pages draw from the data (codes, names, the params of the stages'
+    messages, stored sentences that have no message; the manifest's words, e.g. a stage's
+    error line), longest first."""
     out: set[str] = set()
 
     def add(v) -> None:
         if isinstance(v, str):
             out.add(v)
         elif isinstance(v, dict):
+            said = _said(v.get("note_message"))
             for k, x in v.items():
+                if k == "note" and said is not None:
+                    continue
+                if k == "note_message" and said is not None:
+                    add(list(said["params"].values()))
+                    continue
                 add(k)
                 add(x)
         elif isinstance(v, (list, tuple, np.ndarray)):
             for x in v:
                 add(x)
 
+    def add_sentence(text, stored) -> None:
+        if isinstance(text, (list, tuple, np.ndarray)):  # proposals: one message each
+            stored = list(stored) if isinstance(stored, (list, tuple, np.ndarray)) else []
+            for j, t in enumerate(text):
+                add_sentence(t, stored[j] if j < len(stored) else None)
+            return
+        said = _said(stored)
+        if said is None:
+            add(text)
+        else:
+            add(list(said["params"].values()))
+
     for v in vars(inputs).values():
         if isinstance(v, pd.DataFrame):
             for c in v.columns:
+                if c in SENTENCES.values():
+                    continue
+                if c in SENTENCES:
+                    said = v[SENTENCES[c]] if SENTENCES[c] in v.columns else [None] * len(v)
+                    for x, m in zip(v[c].tolist(), list(said), strict=True):
+                        add_sentence(x, m)
+                    continue
                 for x in v[c].tolist():
                     add(x)
         else:
@@ -218,6 +262,67 @@ def test_no_english_ui_string_on_a_zh_page(handmade_report_zh) -> None:
         "English left on zh-CN pages: wrap it in _() or {% trans %}, run `make messages` and "
         f"translate it in visitonce/report/locale/zh_CN/LC_MESSAGES/messages.po: {left}"
     )
+
+
+def test_stage_sentences_are_rendered_in_chinese(handmade_report_zh) -> None:
+    """Sentences stored with a message (alert proposals, scorecard explanations, staffing
+    notes, lagging references) are Chinese on a zh-CN page; one stored without a message (an
+    older table) is shown as stored."""
+    from tests.report import handmade as H
+
+    pages = handmade_report_zh["pages"]
+    alerts = pages["alerts.html"]
+    assert "业务量下降：09:00-10:00 D2 的 counter 渠道到达 3 人，预期 20 人" in alerts
+    assert H.DROP[0] not in alerts
+    assert "open 2 more desks (Erlang C: wait under 15 min)" in alerts  # no message: as stored
+    dept = next(html for name, html in pages.items() if name.startswith("department-"))
+    assert "on_time_rate 为 0.61，全市为 0.82，使得分降低 4.2 分" in dept
+    assert "I01 的 review 环节用时是同类 processing 时间的 3.0 倍" in dept
+    assert "富余 4.0 人：可调往 C1（该中心缺 3.0 人）" in pages["demand.html"]
+    assert "其他 4 个中心" in pages["lagging.html"]
+    assert "the other 4 centres" not in pages["lagging.html"]
+
+
+def test_stage_sentences_keep_their_english(handmade_inputs) -> None:
+    """On English pages the stored English text is shown, with or without a message."""
+    import dataclasses
+
+    from tests.report import handmade as H
+    from visitonce.report.render import render_site
+
+    en = render_site(dataclasses.replace(handmade_inputs, language="en"))
+    assert H.DROP[0] in en["alerts.html"]
+    dept = next(html for name, html in en.items() if name.startswith("department-"))
+    assert all(t in dept for _, (t, _) in H.SAID)
+    assert H.IDLE[0] in en["demand.html"]
+
+
+def test_messages_render_their_english_and_every_template_is_translated() -> None:
+    """A message's English is its template filled in; the catalogue translates every template
+    with the same placeholders."""
+    from visitonce import messages
+
+    text, stored = messages.compose("reference.places", others=4)
+    assert text == "the other 4 centres"
+    assert messages.decode(stored) == {"code": "reference.places", "params": {"others": "4"}}
+    assert messages.decode("not json") is None and messages.decode('{"code": "gone"}') is None
+    cat = _po("zh_CN")
+    for code, template in messages.TEMPLATES.items():
+        msg = cat.get(template)
+        assert msg is not None and msg.string, code
+        assert set(re.findall(r"%\((\w+)\)s", msg.string)) == set(
+            re.findall(r"%\((\w+)\)s", template)
+        ), code
+    with i18n.use("zh-CN"):
+        assert i18n.sentence(stored, text) == "其他 4 个中心"
+        assert i18n.sentence(None, "as stored") == "as stored"
+        said = messages.encode(messages.message("alert.extend_hours", center="C1",
+                                                date="2026-03-18", queue="12"))  # fmt: skip
+        assert (
+            i18n.sentence(said)
+            == "2026年3月18日 将 C1 的办公时间延长 1 小时：高峰持续到下班（约 12 名群众排队，按利特尔法则估算）"
+        )
+    assert i18n.sentence(stored, text) == text
 
 
 def test_zh_pages_declare_their_language_and_keep_their_contract(handmade_report_zh) -> None:
@@ -338,3 +443,17 @@ def test_a_real_run_in_chinese(spark, city_run, tmp_path) -> None:
         if f'{c} <span class="name">· {n}</span>' in pages["demand.html"]
     ]
     assert len(shown) >= 10  # reform priorities, digital gap and trends name their items
+
+
+def test_a_failed_stage_line_stays_english_and_says_so() -> None:
+    """A stage's error line is its own words (data, as the manifest records it): shown as it
+    is, with a note in Chinese that it is the stage's record; English pages are unchanged."""
+    from visitonce.report.render import environment
+
+    failed = {"lagging": ("failed", "RuntimeError: boom in lagging")}
+    with i18n.use("zh-CN"):
+        line = environment(failed=failed).globals["absence"]("lagging")
+    assert line == "失败：RuntimeError: boom in lagging （错误信息按该阶段记录的原文显示）"
+    assert environment(failed=failed).globals["absence"]("lagging") == (
+        "failed: RuntimeError: boom in lagging"
+    )
