@@ -30,6 +30,7 @@ SAID = [
         "explain.lagging_step", step="review", service_item="I01", ratio="3.0",
         kind="processing")),
 ]  # fmt: skip
+SHORT = MSG.compose("staffing.short_move", short="3.0", center="C2", idle="4.0")
 IDLE = MSG.compose("staffing.idle_move", idle="4.0", center="C1", short="3.0")
 
 
@@ -313,8 +314,8 @@ def staffing_plan() -> pd.DataFrame:
             "rostered_service_level": [0.3, 0.82, 0.99, None],
             "gap": [-3.0, 0.5, 4.0, None],
             "status": ["short", "balanced", "idle", None],
-            "note": ["2 officials could come from C2", None, IDLE[0], None],
-            "note_message": [None, None, IDLE[1], None],
+            "note": [SHORT[0], None, IDLE[0], None],
+            "note_message": [SHORT[1], None, IDLE[1], None],
         }
     )
 

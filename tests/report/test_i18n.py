@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import visitonce
+from visitonce import messages
 from visitonce.report import fmt, i18n
 
 REPO = Path(visitonce.__file__).resolve().parent.parent
@@ -278,7 +279,7 @@ def test_stage_sentences_are_rendered_in_chinese(handmade_report_zh) -> None:
     dept = next(html for name, html in pages.items() if name.startswith("department-"))
     assert "on_time_rate 为 0.61，全市为 0.82，使得分降低 4.2 分" in dept
     assert "I01 的 review 环节用时是同类 processing 时间的 3.0 倍" in dept
-    assert "富余 4.0 人：可调往 C1（该中心缺 3.0 人）" in pages["demand.html"]
+    assert "缺 3.0 人：C2 该时段富余 4.0 人，可调配" in pages["demand.html"]
     assert "其他 4 个中心" in pages["lagging.html"]
     assert "the other 4 centres" not in pages["lagging.html"]
 
@@ -293,8 +294,8 @@ def test_stage_sentences_keep_their_english(handmade_inputs) -> None:
     en = render_site(dataclasses.replace(handmade_inputs, language="en"))
     assert H.DROP[0] in en["alerts.html"]
     dept = next(html for name, html in en.items() if name.startswith("department-"))
-    assert all(t in dept for _, (t, _) in H.SAID)
-    assert H.IDLE[0] in en["demand.html"]
+    assert {t for _, (t, _) in H.SAID} <= set(visible_texts(dept))
+    assert H.SHORT[0] in en["demand.html"]
 
 
 def test_messages_render_their_english_and_every_template_is_translated() -> None:
@@ -423,6 +424,31 @@ def test_zh_csv_export_has_a_bom(spark, handmade_root, handmade_report, tmp_path
     )
 
 
+def _city_sentences(inputs) -> dict[str, list[tuple[str, str]]]:
+    """Stored sentences of a run that carry a message: column -> (text, message) pairs."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    tables = {
+        "proposals": inputs.alerts,
+        "text": inputs.scorecard_explanations,
+        "note": inputs.staffing_plan,
+        "reference": inputs.lagging_steps,
+    }
+    for column, df in tables.items():
+        if df is None or SENTENCES[column] not in df.columns:
+            continue
+        for text, stored in zip(df[column], df[SENTENCES[column]], strict=True):
+            if column == "proposals":
+                pairs = (
+                    list(zip(list(text), list(stored), strict=True)) if stored is not None else []
+                )
+            else:
+                pairs = [(text, stored)] if stored is not None else []
+            out.setdefault(column, []).extend(pairs)
+        if not out.get(column):
+            out.pop(column, None)
+    return out
+
+
 def test_a_real_run_in_chinese(spark, city_run, tmp_path) -> None:
     """The generated city's report rendered again in Chinese from its warehouse (no second
     pipeline run): no English UI string, the catalog's Chinese item names beside the codes."""
@@ -435,6 +461,19 @@ def test_a_real_run_in_chinese(spark, city_run, tmp_path) -> None:
     )
     pages = render_to(inputs, "zh-CN", tmp_path / "reports")
     assert english_left(pages, data_strings(inputs)) == {}
+    # the city has every kind of stored sentence, each with its message, and the check above
+    # held them to Chinese: the data strings it took out hold none of these sentences
+    said = _city_sentences(inputs)
+    assert set(said) == {"proposals", "text", "note", "reference"}, sorted(said)
+    data = set(data_strings(inputs))
+    for column, rows in said.items():
+        assert rows and not {t for t, _ in rows} & data, column
+        for text, stored in rows:  # the stored English is the message's English
+            assert messages.english(messages.decode(stored)) == text, (column, text)
+    flagged = inputs.lagging_steps[inputs.lagging_steps["flagged"]]
+    with i18n.use("zh-CN"):
+        shown = {i18n.sentence(m) for m in flagged["reference_message"]}
+    assert all(x in pages["lagging.html"] for x in shown)
     names = inputs.catalog.set_index("service_item")["item_name"].to_dict()
     assert names["TRANS_TAXI_PERMIT"] == "网约车驾驶员证"
     shown = [
