@@ -5,7 +5,9 @@ centre-week, thresholds calibrated on each month itself (monitor.false_alarms_pe
 
 A false alarm is an alert outside the planted anomalies: the queue spike (its centre and date)
 and the understaffed department on its dates (an alert whose departments include it). Remote
-channels' alerts count as false alarms too; the rate divides by the five centres' weeks.
+channels' alerts count as false alarms too; the rate divides by the five centres' weeks. Where
+an item goes live mid-month, alerts naming its department in its first three days are a real
+change of demand: counted apart as "launch", neither caught nor false.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ VARIANTS = {
     "spike x3.5 (default)": MonitorVariant(),
     "spike x6": MonitorVariant(spike_factor=6.0),
     "holiday week + spike x3.5": MonitorVariant(holiday_week=True),
+    # the city's busiest counter item goes live on day 14 (a launch surge, then a new level)
+    "new item live + spike x3.5": MonitorVariant(new_item="PSB_ID_RENEW", new_item_day=14),
 }
 
 
@@ -43,6 +47,16 @@ def judge(truth: dict, al, days: int) -> dict:
         "alert_date"
     ].isin(under_days)
     caught = None
+    new = truth.get("new_item")
+    n_launch = 0
+    if new:
+        live = dt.date.fromisoformat(new["live_from"])
+        first_days = {live + dt.timedelta(days=k) for k in range(3)}
+        launch = al["departments"].map(lambda d: new["department"] in list(d)) & al[
+            "alert_date"
+        ].isin(first_days)
+        planted |= launch
+        n_launch = int(launch.sum())
     if spike:
         on_spike = (al["center"] == spike["center"]) & (
             al["alert_date"] == dt.date.fromisoformat(spike["date"])
@@ -53,6 +67,7 @@ def judge(truth: dict, al, days: int) -> dict:
     centre_weeks = 5 * days / 7
     return {
         "alerts": len(al),
+        "launch": n_launch,
         "caught": caught,
         "false": false,
         "per_centre_week": false / centre_weeks,
@@ -76,6 +91,9 @@ def main() -> None:
     )
     names = [n for n in VARIANTS if not a.only or n in a.only.split(",")]
     rows = []
+    print("| variant | valid events | candidate incidents | alerts | spike caught | false alarms "
+          "| launch alerts | false per centre-week | time |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for i, name in enumerate(names):
         root = Path(a.out) / f"v{i}"
         truth = generate(
@@ -96,7 +114,7 @@ def main() -> None:
             f"| {name} | {truth['n_events_valid']} | "
             f"{r['candidates']} | {r['alerts']} | "
             f"{'-' if r['caught'] is None else ('yes' if r['caught'] else 'NO')} | "
-            f"{r['false']} | {r['per_centre_week']:.2f} | {r['seconds']:.0f} s |",
+            f"{r['false']} | {r['launch']} | {r['per_centre_week']:.2f} | {r['seconds']:.0f} s |",
             flush=True,
         )
     spark.stop()

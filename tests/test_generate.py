@@ -546,3 +546,37 @@ def test_queue_spike_and_peak_hours(run: Run, events: pd.DataFrame) -> None:
         normal = arrivals[(arrivals[col.CENTER] == center) & (arrivals.date != spike["date"])]
         top = normal.groupby("hour").size().nlargest(2).index
         assert sorted(top) == sorted(hours), center
+
+
+def _first_day_per_application(root: Path, item: str) -> pd.Series:
+    ev = pq.read_table(root / "events").to_pandas()
+    ev = ev[(ev[col.SERVICE_ITEM] == item) & ev[col.STARTED_AT].notna()]
+    return ev.groupby(col.APPLICATION_ID)[col.STARTED_AT].min().astype(str).str[:10]
+
+
+def test_a_new_item_goes_live_on_its_day_with_its_usual_volume(tmp_path: Path) -> None:
+    from visitonce.generate import MonitorVariant
+
+    kw = dict(n_events=20_000, seed=3, days=28, fmt="parquet", dirty=False)
+    base = generate(tmp_path / "base", **kw)
+    truth = generate(
+        tmp_path / "live", **kw, variant=MonitorVariant(new_item="CA_MARRIAGE", new_item_day=14)
+    )
+    assert base["new_item"] is None
+    live = truth["new_item"]
+    assert live == {
+        "service_item": "CA_MARRIAGE",
+        "department": "civil_affairs",
+        "live_from": (
+            datetime.fromisoformat(truth["period_start"]).date() + timedelta(days=14)
+        ).isoformat(),
+    }
+    before = _first_day_per_application(tmp_path / "base", "CA_MARRIAGE")
+    after = _first_day_per_application(tmp_path / "live", "CA_MARRIAGE")
+    assert (before < live["live_from"]).sum() > 10  # normally it has demand every week
+    assert (after < live["live_from"]).sum() == 0  # not before it is live
+    assert abs(len(after) - len(before)) <= 0.1 * len(before)  # the same demand, moved
+    first_week = after < (date.fromisoformat(live["live_from"]) + timedelta(days=7)).isoformat()
+    assert first_week.mean() > 0.5  # a launch surge: most of it in the first of two weeks
+    with pytest.raises(ValueError, match="not in the generator's catalog"):
+        generate(tmp_path / "bad", **kw, variant=MonitorVariant(new_item="NO_SUCH_ITEM"))

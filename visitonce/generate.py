@@ -121,6 +121,8 @@ truth.json keys
   multiplied by ``arrival_factor`` in those local hours of that date (waits rise with them);
   null in a quiet ``MonitorVariant`` (``spike_factor`` 1.0).
 - ``holiday_week``: dates whose demand a ``MonitorVariant(holiday_week=True)`` cut (else empty).
+- ``new_item``: the item a ``MonitorVariant(new_item=...)`` puts live mid-period (its
+  ``service_item``, ``department``, ``live_from`` date), else null.
 - ``peak_hours``: ``{center: [h1, h2]}``: the two busiest local hours of counter arrivals of each
   centre (their arrival intensity is twice that of other open hours).
 - ``understaffed_center``: ``{center, staffing_factor, shortfall_officials}``: the centre's desks
@@ -465,12 +467,17 @@ class MonitorVariant:
     quiet month; ``truth["queue_spike"]`` is then null). ``holiday_week``: demand of every
     channel on the days of the week starting on the third Monday is multiplied by
     ``holiday_factor`` (the roster is planned for it, as for a known holiday;
-    ``truth["holiday_week"]`` lists the dates).
+    ``truth["holiday_week"]`` lists the dates). ``new_item``: the code of a catalog item that
+    goes live on day ``new_item_day`` of the period: its applications that would have come
+    earlier come on or after that day instead, most of them in its first days (a launch surge),
+    so its centres see a new level of demand from then on (``truth["new_item"]``).
     """
 
     spike_factor: float = _SPIKE_FACTOR
     holiday_week: bool = False
     holiday_factor: float = 0.4
+    new_item: str | None = None
+    new_item_day: int = 14
 
 
 _PEAK_HOURS = ((9, 10), (10, 11), (14, 15), (15, 16), (13, 14))  # per centre
@@ -644,6 +651,8 @@ class _Time:
     understaffed_days: np.ndarray
     spike_factor: float = _SPIKE_FACTOR
     holiday_days: tuple[int, ...] = ()
+    new_item: int = -1  # index into _ITEMS of the item going live, -1 for none
+    new_item_day: int = 0
 
 
 # channel -> channel class for day weights: counter-like, online-like, mobile, hotline
@@ -766,7 +775,18 @@ def _build_time(seed: int, start: date, days: int, variant: MonitorVariant | Non
         understaffed_days=understaffed,
         spike_factor=variant.spike_factor,
         holiday_days=holiday,
+        new_item=_new_item_index(variant),
+        new_item_day=min(max(variant.new_item_day, 0), days - 1),
     )
+
+
+def _new_item_index(variant: MonitorVariant) -> int:
+    if variant.new_item is None:
+        return -1
+    codes = [i.code for i in _ITEMS]
+    if variant.new_item not in codes:
+        raise ValueError(f"new_item {variant.new_item!r} is not in the generator's catalog")
+    return codes.index(variant.new_item)
 
 
 def _time_in_day(
@@ -944,6 +964,16 @@ def _complete(
         idx = np.nonzero(need_day & (cls == c))[0]
         apps.day[idx] = np.searchsorted(tm.day_cdf[c], u[idx], side="right")
     apps.day = np.minimum(apps.day, tm.days - 1)
+    if tm.new_item >= 0:  # the item goes live: nothing before its day, a surge just after
+        fixed = ~np.isnan(apps.t0)  # planted applications keep their time of day
+        day_now = np.where(fixed, np.floor(np.nan_to_num(apps.t0) / _DAY), apps.day)
+        early = (item == tm.new_item) & (day_now < tm.new_item_day)
+        span = tm.days - tm.new_item_day
+        late = tm.new_item_day + np.floor(rng.random(int(early.sum())) ** 2 * span)
+        late = np.minimum(late.astype(np.int64), tm.days - 1)
+        apps.day[early] = late
+        moved = early & fixed
+        apps.t0[moved] += (apps.day[moved] - day_now[moved]) * _DAY
     need_t = np.isnan(apps.t0)
     profile = np.where(contact, apps.center, _PROFILE_OF_CHANNEL[apps.channel])
     times = _time_in_day(rng, tm, np.maximum(apps.day, 0), profile)
@@ -2162,6 +2192,13 @@ def _truth(
         if tm.spike_factor > 1.0
         else None,
         "holiday_week": [(start + timedelta(days=d)).isoformat() for d in tm.holiday_days],
+        "new_item": {
+            "service_item": _ITEMS[tm.new_item].code,
+            "department": _ITEMS[tm.new_item].department,
+            "live_from": (start + timedelta(days=tm.new_item_day)).isoformat(),
+        }
+        if tm.new_item >= 0
+        else None,
         "peak_hours": {c: list(h) for c, h in zip(_CENTERS, _PEAK_HOURS, strict=True)},
         "understaffed_center": {
             "center": _CENTERS[_UNDERSTAFFED_CENTER],

@@ -84,7 +84,7 @@ KPIS: tuple[Kpi, ...] = (
         "clipped to [-1, 1]: the share of the promised time left unused"),
     Kpi("overdue_backlog_share", "rate", False, "timeliness",
         "applications open and past due_date at the period's last day (capped at as_of) / "
-        "applications open then"),
+        "applications open then with a due_date"),
     Kpi("wait_within_w_rate", "rate", True, "access",
         "contact steps with started_at - arrived_at <= W minutes / contact steps with both"),
     Kpi("wait_p90_minutes", "quantile", False, "access",
@@ -325,7 +325,7 @@ def to_period_rows(features: DataFrame, *, grains: Sequence[str], as_of: dt.date
     An application counts fully in the period it was applied for (``own_period`` true) and,
     for the backlog only, in every later period of the data at whose last day (capped at
     ``as_of``, the run's local date) it is still open. Backlog at day D: applied_date <= D and
-    not completed by D (denominator); and D > due_date (numerator: overdue).
+    not completed by D and with a due date (denominator); and D > due_date (numerator: overdue).
     """
     periods = None
     for g in grains:
@@ -342,9 +342,12 @@ def to_period_rows(features: DataFrame, *, grains: Sequence[str], as_of: dt.date
         F.col(COMPLETED_DATE).isNull() | (F.col(COMPLETED_DATE) > day)
     )
     rows = rows.where(own | open_at_end).withColumn(OWN, own)
-    overdue = open_at_end & F.col(C.DUE_DATE).isNotNull() & (day > F.col(C.DUE_DATE))
+    # Only cases with a due date can be overdue or not: without one a case is neither, and a
+    # log with no due dates at all has no backlog figure (unavailable), not a backlog of 0.
+    due_known = open_at_end & F.col(C.DUE_DATE).isNotNull()
+    overdue = due_known & (day > F.col(C.DUE_DATE))
     rows = rows.withColumn(col_num("overdue_backlog_share"), _d(overdue)).withColumn(
-        col_den("overdue_backlog_share"), _d(open_at_end)
+        col_den("overdue_backlog_share"), _d(due_known)
     )
     for k in COUNTED:
         if k.name == "overdue_backlog_share":
