@@ -214,10 +214,14 @@ def _uncut(text: str, data: list[str]) -> str:
     if not text.endswith("…"):
         return text
     head = text[:-1]
-    for s in data:
-        for k in range(len(s) - 1, 1, -1):
-            if head.endswith(s[:k]):
-                return head[: len(head) - k]
+    # the longest piece of any data string (not the first data string with some piece: a
+    # long one ending in "re" must not win over the code "time_limit_compression")
+    best = max(
+        (k for s in data for k in range(min(len(s) - 1, len(head)), 1, -1) if head.endswith(s[:k])),
+        default=0,
+    )
+    if best:
+        return head[: len(head) - best]
     return re.sub(r"[A-Za-z0-9_]+$", "", head)  # a piece of a code
 
 
@@ -253,6 +257,8 @@ def test_the_check_finds_english(handmade_inputs) -> None:
     assert english_left({"x.html": "<p>I01 · Birth record</p>"}, ["Birth record"]) == {}
     assert english_left({"x.html": "<p>I01 · Birth rec…</p>"}, ["Birth record"]) == {}
     assert english_left({"x.html": "<p>I01 · Not transl…</p>"}, ["Birth record"]) != {}
+    cut = {"x.html": "<p>时限 · time_limit_compre…</p>"}
+    assert english_left(cut, ["reading the longest string first", "time_limit_compression"]) == {}
 
 
 def test_no_english_ui_string_on_a_zh_page(handmade_report_zh) -> None:
