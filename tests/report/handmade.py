@@ -19,9 +19,9 @@ from visitonce import messages as MSG
 D = dt.date(2026, 3, 31)
 
 # sentences as the stages compose them now: (English text, message JSON)
-DROP = MSG.compose(
-    "alert.volume_drop", value="3", channel="counter", department="D2", expected="20",
-    when="09:00-10:00",
+ADD = MSG.compose(
+    "alert.add_officials_roster", extra=2, department="D1", center="C1", when="09:00-11:00",
+    arrivals="30", usual="12", service="6.0", needed=5, target="15", needed_usual=3, roster="3",
 )  # fmt: skip
 SAID = [
     ("driver_down", MSG.compose(
@@ -161,8 +161,8 @@ def alerts() -> pd.DataFrame:
             "value": [48.25, 3.0],
             "expected": [12.0, 20.0],
             "score": [9.5, 6.2],
-            "proposals": [["open 2 more desks (Erlang C: wait under 15 min)"], [DROP[0]]],
-            "proposal_messages": [None, [DROP[1]]],
+            "proposals": [["open 2 more desks (Erlang C: wait under 15 min)", ADD[0]], []],
+            "proposal_messages": [[None, ADD[1]], None],
             "alert_id": ["a1", "a2"],
             "alert_date": [dt.date(2026, 3, 10), dt.date(2026, 3, 13)],
             "direction": ["high", "low"],

@@ -279,8 +279,11 @@ def test_stage_sentences_are_rendered_in_chinese(handmade_report_zh) -> None:
 
     pages = handmade_report_zh["pages"]
     alerts = pages["alerts.html"]
-    assert "业务量下降：09:00-10:00 D2 的 counter 渠道到达 3 人，预期 20 人" in alerts
-    assert H.DROP[0] not in alerts
+    assert (
+        "09:00-11:00 在 C1 的 D1 窗口增派 2 名工作人员（Erlang-C 模型：每小时到达 30 人，平时为 12 人，"
+        "每人办理 6.0 分钟；需 5 名工作人员才能使平均等候时间低于 15 分钟，按平时到达率需 3 名，排班为 3 名）"
+    ) in alerts
+    assert H.ADD[0] not in alerts
     assert "open 2 more desks (Erlang C: wait under 15 min)" in alerts  # no message: as stored
     dept = next(html for name, html in pages.items() if name.startswith("department-"))
     assert "on_time_rate 为 0.61，全市为 0.82，使得分降低 4.2 分" in dept
@@ -298,7 +301,7 @@ def test_stage_sentences_keep_their_english(handmade_inputs) -> None:
     from visitonce.report.render import render_site
 
     en = render_site(dataclasses.replace(handmade_inputs, language="en"))
-    assert H.DROP[0] in en["alerts.html"]
+    assert H.ADD[0] in set(visible_texts(en["alerts.html"]))
     dept = next(html for name, html in en.items() if name.startswith("department-"))
     assert {t for _, (t, _) in H.SAID} <= set(visible_texts(dept))
     assert H.SHORT[0] in en["demand.html"]
