@@ -1,7 +1,11 @@
 """Hand-made report tables: a few rows of every table the pages draw from, with values chosen
 so each page has something to show (a flagged step, an insufficient one, a suppressed
 scorecard, a small equity group). Scorecard tables follow the column names agreed for issue 5
-(built in parallel), with KPI columns of our own."""
+(built in parallel), with KPI columns of our own.
+
+Sentences the stages store (proposals, explanations, notes, references) come both ways: as
+written before messages existed (English text only: shown as stored) and as the stages write
+them now (text plus its message, ``visitonce.messages``: rendered in the page's language)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,24 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from visitonce import messages as MSG
+
 D = dt.date(2026, 3, 31)
+
+# sentences as the stages compose them now: (English text, message JSON)
+ADD = MSG.compose(
+    "alert.add_officials_roster", extra=2, department="D1", center="C1", when="09:00-11:00",
+    arrivals="30", usual="12", service="6.0", needed=5, target="15", needed_usual=3, roster="3",
+)  # fmt: skip
+SAID = [
+    ("driver_down", MSG.compose(
+        "explain.driver_down", kpi="on_time_rate", value="0.61", city="0.82", points="4.2")),
+    ("lagging_step", MSG.compose(
+        "explain.lagging_step", step="review", service_item="I01", ratio="3.0",
+        kind="processing")),
+]  # fmt: skip
+SHORT = MSG.compose("staffing.short_move", short="3.0", center="C2", idle="4.0")
+IDLE = MSG.compose("staffing.idle_move", idle="4.0", center="C1", short="3.0")
 
 
 def bundles() -> pd.DataFrame:
@@ -101,6 +122,12 @@ def lagging_steps() -> pd.DataFrame:
             "comparison": ["places", "places", "peers", None],
             "place": ["C2", "C1", None, None],
             "reference": ["the other 4 centres", "the other 2 centres", "x", None],
+            "reference_message": [
+                MSG.compose("reference.places", others=4)[1],
+                MSG.compose("reference.places", others=2)[1],
+                None,
+                None,
+            ],
             "excess_s": [172800.0, 60.0, 1200.0, None],
         }
     )
@@ -134,7 +161,8 @@ def alerts() -> pd.DataFrame:
             "value": [48.25, 3.0],
             "expected": [12.0, 20.0],
             "score": [9.5, 6.2],
-            "proposals": [["open 2 more desks (Erlang C: wait under 15 min)"], []],
+            "proposals": [["open 2 more desks (Erlang C: wait under 15 min)", ADD[0]], []],
+            "proposal_messages": [[None, ADD[1]], None],
             "alert_id": ["a1", "a2"],
             "alert_date": [dt.date(2026, 3, 10), dt.date(2026, 3, 13)],
             "direction": ["high", "low"],
@@ -200,11 +228,13 @@ def scorecard_equity() -> pd.DataFrame:
 def scorecard_explanations() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "period": ["2026-03"] * 2,
-            "department": ["D1", "D1"],
-            "kind": ["driver_up", "next_band"],
-            "text": ["on-time rate above expected", "2.5 points from band A"],
-            "value": [3.2, 2.5],
+            "period": ["2026-03"] * 4,
+            "department": ["D1"] * 4,
+            "kind": ["driver_up", "next_band"] + [k for k, _ in SAID],
+            "text": ["on-time rate above expected", "2.5 points from band A"]
+            + [t for _, (t, _) in SAID],
+            "message": [None, None] + [m for _, (_, m) in SAID],
+            "value": [3.2, 2.5, 0.61, 2.5],
         }
     )
 
@@ -284,7 +314,8 @@ def staffing_plan() -> pd.DataFrame:
             "rostered_service_level": [0.3, 0.82, 0.99, None],
             "gap": [-3.0, 0.5, 4.0, None],
             "status": ["short", "balanced", "idle", None],
-            "note": ["2 officials could come from C2", None, "could lend officials to C1", None],
+            "note": [SHORT[0], None, IDLE[0], None],
+            "note_message": [SHORT[1], None, IDLE[1], None],
         }
     )
 

@@ -86,7 +86,7 @@ def test_staffing_heat_map_and_short_cells(page) -> None:
         s["rostered_officials"] == "3.00" and s["officials_needed"] == "6" and s["gap"] == "-3.00"
     )
     assert s["rostered_service_level"] == "30.0%" and s["observed_within_target"] == "55.0%"
-    assert s["note"] == "2 officials could come from C2"
+    assert s["note"] == H.SHORT[0] == "short 3.0: C2 has 4.0 idle at this hour and could move"
     c1, c2 = _cells(page, "center:C1"), _cells(page, "center:C2")
     assert c1["n_short"] == "1" and c1["worst_gap"] == "-3.00" and c1["weekday_gap"] == "-1.25"
     assert c2["n_idle"] == "1" and c2["weekday_gap"] == "4.00"

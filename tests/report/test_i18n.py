@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import visitonce
+from visitonce import messages
 from visitonce.report import fmt, i18n
 
 REPO = Path(visitonce.__file__).resolve().parent.parent
@@ -138,25 +139,69 @@ def visible_texts(html: str) -> list[str]:
     return p.texts
 
 
+# Sentences the stages store beside a message (visitonce.messages): column -> message column.
+# A sentence with its message must be shown in the page's language, so it is not data; its
+# message's params are (names, codes, numbers). A sentence without one (a table written before
+# messages existed) is shown as stored, like other data.
+SENTENCES = {
+    "proposals": "proposal_messages",
+    "text": "message",
+    "note": "note_message",
+    "reference": "reference_message",
+}
+
+
+def _said(stored) -> dict | None:
+    from visitonce import messages
+
+    return messages.decode(stored)
+
+
 def data_strings(inputs) -> list[str]:
-    """Every string the pages draw from the data (codes, names, the stages' own notes),
-    longest first."""
+    """Every string the pages draw from the data (codes, names, the params of the stages'
+    messages, stored sentences that have no message; the manifest's words, e.g. a stage's
+    error line), longest first."""
     out: set[str] = set()
 
     def add(v) -> None:
         if isinstance(v, str):
             out.add(v)
         elif isinstance(v, dict):
+            said = _said(v.get("note_message"))
             for k, x in v.items():
+                if k == "note" and said is not None:
+                    continue
+                if k == "note_message" and said is not None:
+                    add(list(said["params"].values()))
+                    continue
                 add(k)
                 add(x)
         elif isinstance(v, (list, tuple, np.ndarray)):
             for x in v:
                 add(x)
 
+    def add_sentence(text, stored) -> None:
+        if isinstance(text, (list, tuple, np.ndarray)):  # proposals: one message each
+            stored = list(stored) if isinstance(stored, (list, tuple, np.ndarray)) else []
+            for j, t in enumerate(text):
+                add_sentence(t, stored[j] if j < len(stored) else None)
+            return
+        said = _said(stored)
+        if said is None:
+            add(text)
+        else:
+            add(list(said["params"].values()))
+
     for v in vars(inputs).values():
         if isinstance(v, pd.DataFrame):
             for c in v.columns:
+                if c in SENTENCES.values():
+                    continue
+                if c in SENTENCES:
+                    said = v[SENTENCES[c]] if SENTENCES[c] in v.columns else [None] * len(v)
+                    for x, m in zip(v[c].tolist(), list(said), strict=True):
+                        add_sentence(x, m)
+                    continue
                 for x in v[c].tolist():
                     add(x)
         else:
@@ -169,10 +214,14 @@ def _uncut(text: str, data: list[str]) -> str:
     if not text.endswith("…"):
         return text
     head = text[:-1]
-    for s in data:
-        for k in range(len(s) - 1, 1, -1):
-            if head.endswith(s[:k]):
-                return head[: len(head) - k]
+    # the longest piece of any data string (not the first data string with some piece: a
+    # long one ending in "re" must not win over the code "time_limit_compression")
+    best = max(
+        (k for s in data for k in range(min(len(s) - 1, len(head)), 1, -1) if head.endswith(s[:k])),
+        default=0,
+    )
+    if best:
+        return head[: len(head) - best]
     return re.sub(r"[A-Za-z0-9_]+$", "", head)  # a piece of a code
 
 
@@ -208,6 +257,8 @@ def test_the_check_finds_english(handmade_inputs) -> None:
     assert english_left({"x.html": "<p>I01 · Birth record</p>"}, ["Birth record"]) == {}
     assert english_left({"x.html": "<p>I01 · Birth rec…</p>"}, ["Birth record"]) == {}
     assert english_left({"x.html": "<p>I01 · Not transl…</p>"}, ["Birth record"]) != {}
+    cut = {"x.html": "<p>时限 · time_limit_compre…</p>"}
+    assert english_left(cut, ["reading the longest string first", "time_limit_compression"]) == {}
 
 
 def test_no_english_ui_string_on_a_zh_page(handmade_report_zh) -> None:
@@ -218,6 +269,70 @@ def test_no_english_ui_string_on_a_zh_page(handmade_report_zh) -> None:
         "English left on zh-CN pages: wrap it in _() or {% trans %}, run `make messages` and "
         f"translate it in visitonce/report/locale/zh_CN/LC_MESSAGES/messages.po: {left}"
     )
+
+
+def test_stage_sentences_are_rendered_in_chinese(handmade_report_zh) -> None:
+    """Sentences stored with a message (alert proposals, scorecard explanations, staffing
+    notes, lagging references) are Chinese on a zh-CN page; one stored without a message (an
+    older table) is shown as stored."""
+    from tests.report import handmade as H
+
+    pages = handmade_report_zh["pages"]
+    alerts = pages["alerts.html"]
+    assert (
+        "09:00-11:00 在 C1 的 D1 窗口增派 2 名工作人员（Erlang-C 模型：每小时到达 30 人，平时为 12 人，"
+        "每人办理 6.0 分钟；需 5 名工作人员才能使平均等候时间低于 15 分钟，按平时到达率需 3 名，排班为 3 名）"
+    ) in alerts
+    assert H.ADD[0] not in alerts
+    assert "open 2 more desks (Erlang C: wait under 15 min)" in alerts  # no message: as stored
+    dept = next(html for name, html in pages.items() if name.startswith("department-"))
+    assert "on_time_rate 为 0.61，全市为 0.82，使得分降低 4.2 分" in dept
+    assert "I01 的 review 环节用时是同类 processing 时间的 3.0 倍" in dept
+    assert "缺 3.0 人：C2 该时段富余 4.0 人，可调配" in pages["demand.html"]
+    assert "其他 4 个中心" in pages["lagging.html"]
+    assert "the other 4 centres" not in pages["lagging.html"]
+
+
+def test_stage_sentences_keep_their_english(handmade_inputs) -> None:
+    """On English pages the stored English text is shown, with or without a message."""
+    import dataclasses
+
+    from tests.report import handmade as H
+    from visitonce.report.render import render_site
+
+    en = render_site(dataclasses.replace(handmade_inputs, language="en"))
+    assert H.ADD[0] in set(visible_texts(en["alerts.html"]))
+    dept = next(html for name, html in en.items() if name.startswith("department-"))
+    assert {t for _, (t, _) in H.SAID} <= set(visible_texts(dept))
+    assert H.SHORT[0] in en["demand.html"]
+
+
+def test_messages_render_their_english_and_every_template_is_translated() -> None:
+    """A message's English is its template filled in; the catalogue translates every template
+    with the same placeholders."""
+    from visitonce import messages
+
+    text, stored = messages.compose("reference.places", others=4)
+    assert text == "the other 4 centres"
+    assert messages.decode(stored) == {"code": "reference.places", "params": {"others": "4"}}
+    assert messages.decode("not json") is None and messages.decode('{"code": "gone"}') is None
+    cat = _po("zh_CN")
+    for code, template in messages.TEMPLATES.items():
+        msg = cat.get(template)
+        assert msg is not None and msg.string, code
+        assert set(re.findall(r"%\((\w+)\)s", msg.string)) == set(
+            re.findall(r"%\((\w+)\)s", template)
+        ), code
+    with i18n.use("zh-CN"):
+        assert i18n.sentence(stored, text) == "其他 4 个中心"
+        assert i18n.sentence(None, "as stored") == "as stored"
+        said = messages.encode(messages.message("alert.extend_hours", center="C1",
+                                                date="2026-03-18", queue="12"))  # fmt: skip
+        assert (
+            i18n.sentence(said)
+            == "2026年3月18日 将 C1 的办公时间延长 1 小时：高峰持续到下班（约 12 名群众排队，按利特尔法则估算）"
+        )
+    assert i18n.sentence(stored, text) == text
 
 
 def test_zh_pages_declare_their_language_and_keep_their_contract(handmade_report_zh) -> None:
@@ -318,6 +433,31 @@ def test_zh_csv_export_has_a_bom(spark, handmade_root, handmade_report, tmp_path
     )
 
 
+def _city_sentences(inputs) -> dict[str, list[tuple[str, str]]]:
+    """Stored sentences of a run that carry a message: column -> (text, message) pairs."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    tables = {
+        "proposals": inputs.alerts,
+        "text": inputs.scorecard_explanations,
+        "note": inputs.staffing_plan,
+        "reference": inputs.lagging_steps,
+    }
+    for column, df in tables.items():
+        if df is None or SENTENCES[column] not in df.columns:
+            continue
+        for text, stored in zip(df[column], df[SENTENCES[column]], strict=True):
+            if column == "proposals":
+                pairs = (
+                    list(zip(list(text), list(stored), strict=True)) if stored is not None else []
+                )
+            else:
+                pairs = [(text, stored)] if stored is not None else []
+            out.setdefault(column, []).extend(pairs)
+        if not out.get(column):
+            out.pop(column, None)
+    return out
+
+
 def test_a_real_run_in_chinese(spark, city_run, tmp_path) -> None:
     """The generated city's report rendered again in Chinese from its warehouse (no second
     pipeline run): no English UI string, the catalog's Chinese item names beside the codes."""
@@ -330,6 +470,19 @@ def test_a_real_run_in_chinese(spark, city_run, tmp_path) -> None:
     )
     pages = render_to(inputs, "zh-CN", tmp_path / "reports")
     assert english_left(pages, data_strings(inputs)) == {}
+    # the city has every kind of stored sentence, each with its message, and the check above
+    # held them to Chinese: the data strings it took out hold none of these sentences
+    said = _city_sentences(inputs)
+    assert set(said) == {"proposals", "text", "note", "reference"}, sorted(said)
+    data = set(data_strings(inputs))
+    for column, rows in said.items():
+        assert rows and not {t for t, _ in rows} & data, column
+        for text, stored in rows:  # the stored English is the message's English
+            assert messages.english(messages.decode(stored)) == text, (column, text)
+    flagged = inputs.lagging_steps[inputs.lagging_steps["flagged"]]
+    with i18n.use("zh-CN"):
+        shown = {i18n.sentence(m) for m in flagged["reference_message"]}
+    assert all(x in pages["lagging.html"] for x in shown)
     names = inputs.catalog.set_index("service_item")["item_name"].to_dict()
     assert names["TRANS_TAXI_PERMIT"] == "网约车驾驶员证"
     shown = [
@@ -338,3 +491,17 @@ def test_a_real_run_in_chinese(spark, city_run, tmp_path) -> None:
         if f'{c} <span class="name">· {n}</span>' in pages["demand.html"]
     ]
     assert len(shown) >= 10  # reform priorities, digital gap and trends name their items
+
+
+def test_a_failed_stage_line_stays_english_and_says_so() -> None:
+    """A stage's error line is its own words (data, as the manifest records it): shown as it
+    is, with a note in Chinese that it is the stage's record; English pages are unchanged."""
+    from visitonce.report.render import environment
+
+    failed = {"lagging": ("failed", "RuntimeError: boom in lagging")}
+    with i18n.use("zh-CN"):
+        line = environment(failed=failed).globals["absence"]("lagging")
+    assert line == "失败：RuntimeError: boom in lagging （错误信息按该阶段记录的原文显示）"
+    assert environment(failed=failed).globals["absence"]("lagging") == (
+        "failed: RuntimeError: boom in lagging"
+    )

@@ -18,12 +18,14 @@ Erlang-C count (k = 1) is reported beside it.
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from visitonce import columns as C
+from visitonce import messages as MSG
 from visitonce.demand.counter import HOUR, LOCAL_DATE, WEEKDAY
 from visitonce.monitor.erlang import servers_for_service_level
 from visitonce.monitor.erlang import service_level as erlang_service_level
@@ -180,48 +182,44 @@ def to_staffing_plan(cells: DataFrame) -> DataFrame:
         "_short", F.max(short).over(slot)
     )
     fmt = lambda c: F.format_number(c, 1)  # noqa: E731
+
+    def say(code: str, **params: Column) -> Column:
+        """The note as a message (visitonce.messages): its JSON and its English text."""
+        args = F.struct(*[v.alias(k) for k, v in params.items()])
+        msg = F.to_json(F.struct(F.lit(code).alias("code"), args.alias("params")))
+        template = MSG.TEMPLATES[code]
+        parts = re.split(r"%\((\w+)\)s", template)
+        text = F.concat(*[F.lit(x) if n % 2 == 0 else params[x] for n, x in enumerate(parts) if x])
+        return F.struct(text.alias("text"), msg.alias("message"))
+
     note = (
         F.when(
             (F.col("status") == SHORT) & F.col("_idle").isNotNull(),
-            F.concat(
-                F.lit("short "),
-                fmt(-F.col("gap")),
-                F.lit(": "),
-                F.col("_idle.center"),
-                F.lit(" has "),
-                fmt(F.col("_idle.gap")),
-                F.lit(" idle at this hour and could move"),
+            say(
+                "staffing.short_move",
+                short=fmt(-F.col("gap")),
+                center=F.col("_idle.center"),
+                idle=fmt(F.col("_idle.gap")),
             ),
         )  # fmt: skip
-        .when(
-            F.col("status") == SHORT,
-            F.concat(
-                F.lit("short "),
-                fmt(-F.col("gap")),
-                F.lit(": no centre idle at this hour; add officials or move demand online"),
-            ),
-        )  # fmt: skip
+        .when(F.col("status") == SHORT, say("staffing.short_none", short=fmt(-F.col("gap"))))
         .when(
             (F.col("status") == IDLE) & F.col("_short").isNotNull(),
-            F.concat(
-                F.lit("idle "),
-                fmt(F.col("gap")),
-                F.lit(": could move to "),
-                F.col("_short.center"),
-                F.lit(", short "),
-                fmt(F.col("_short.col1")),
+            say(
+                "staffing.idle_move",
+                idle=fmt(F.col("gap")),
+                center=F.col("_short.center"),
+                short=fmt(F.col("_short.col1")),
             ),
         )  # fmt: skip
-        .when(
-            F.col("status") == IDLE,
-            F.concat(
-                F.lit("idle "),
-                fmt(F.col("gap")),
-                F.lit(": could serve online, hotline or back-office work at this hour"),
-            ),
-        )  # fmt: skip
+        .when(F.col("status") == IDLE, say("staffing.idle_none", idle=fmt(F.col("gap"))))
     )
-    return plan.withColumn("note", note).drop("_idle", "_short")
+    return (
+        plan.withColumn("_note", note)
+        .withColumn("note", F.col("_note.text"))
+        .withColumn("note_message", F.col("_note.message"))
+        .drop("_idle", "_short", "_note")
+    )
 
 
 def summarize_gaps(plan: DataFrame, *, weekdays: tuple[int, ...] = (1, 2, 3, 4, 5)) -> DataFrame:

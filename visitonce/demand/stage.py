@@ -15,6 +15,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from visitonce import messages as MSG
 from visitonce.config import DemandConfig
 from visitonce.demand import channels, counter, priorities, profiles, staffing
 from visitonce.demand import forecast as FC
@@ -96,10 +97,8 @@ def plan_demand(
                 for c in sorted(methods)
             }
         else:
-            fc["note"] = (
-                f"{n_days} days of history: fewer than holdout_days + 14, so the forecast "
-                "is not judged and the seasonal baseline is used"
-            )
+            msg = MSG.message("forecast.not_judged", days=n_days)
+            fc["note"], fc["note_message"] = MSG.english(msg), msg
         fc["methods"] = methods
         section["forecast"] = fc
         out["demand_forecast"] = FC.to_forecast(

@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from visitonce import columns as C
+from visitonce import messages as MSG
 from visitonce.config import LaggingConfig
 from visitonce.lagging import adjust as A
 from visitonce.lagging import timings as TM
@@ -111,6 +112,7 @@ EXPECT_SCHEMA = T.StructType(
         T.StructField("expected_log", T.DoubleType()),
         T.StructField("n_reference", T.LongType()),
         T.StructField("reference", T.StringType()),
+        T.StructField("reference_message", T.StringType()),
     ]
 )
 
@@ -181,6 +183,7 @@ def expectations(
     parts: list[DataFrame] = []
     hist_keys: set[tuple] = set()
     if has_history:
+        said_history = MSG.compose("reference.history", days=config.history_days)
         hist = (
             windowed.where(F.col(WINDOW) == "history")
             .groupBy(*KEYS)
@@ -192,7 +195,8 @@ def expectations(
                 F.lit(None).cast("string").alias(A.PLACE),
                 "expected_log",
                 "n_reference",
-                F.lit(f"the {config.history_days} days before").alias("reference"),
+                F.lit(said_history[0]).alias("reference"),
+                F.lit(said_history[1]).alias("reference_message"),
             )
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
@@ -223,6 +227,12 @@ def expectations(
             F.concat(F.lit("the other "), F.col("_others").cast("string"), F.lit(" centres")).alias(
                 "reference"
             ),
+            F.to_json(
+                F.struct(
+                    F.lit("reference.places").alias("code"),
+                    F.struct(F.col("_others").cast("string").alias("others")).alias("params"),
+                )
+            ).alias("reference_message"),
         )
     )
     parts.append(places)
@@ -248,7 +258,7 @@ def expectations(
                     None,
                     math.log(limit * per_day),
                     0,
-                    f"legal limit {limit:g} working days for the whole case ({basis} time)",
+                    *MSG.compose(f"reference.rule_{basis}", limit=f"{limit:g}"),
                 )
             )
     peers = median_polish_expectations(items, min_cases=mc, min_peers=config.min_peers)
@@ -263,7 +273,7 @@ def expectations(
                 None,
                 float(r.expected_log),
                 int(r.n_reference),
-                f"the item's other steps and {int(r.n_reference)} other items' same step",
+                *MSG.compose("reference.peers", others=int(r.n_reference)),
             )
         )
     parts.append(spark.createDataFrame(rows, EXPECT_SCHEMA))
@@ -294,6 +304,7 @@ def comparison_rows(windowed: DataFrame, expect: DataFrame) -> DataFrame:
         e["expected_log"],
         e["n_reference"],
         e["reference"],
+        e["reference_message"],
     )
     return joined.groupBy(*KEYS, COMPARISON, A.PLACE).agg(
         *_stat_columns(),
@@ -301,6 +312,7 @@ def comparison_rows(windowed: DataFrame, expect: DataFrame) -> DataFrame:
         F.first("expected_log").alias("expected_log"),
         F.first("n_reference").alias("n_reference"),
         F.first("reference").alias("reference"),
+        F.first("reference_message").alias("reference_message"),
     )
 
 
@@ -321,6 +333,7 @@ LAGGING_SCHEMA = T.StructType(
         T.StructField(A.SETTING, T.StringType()),
         T.StructField(A.PLACE, T.StringType()),
         T.StructField("reference", T.StringType()),
+        T.StructField("reference_message", T.StringType()),
         T.StructField("n_reference", T.LongType()),
         T.StructField("basis", T.StringType()),
         T.StructField("material_s", T.DoubleType()),
@@ -442,6 +455,7 @@ def decide(pdf: pd.DataFrame, config: LaggingConfig) -> pd.DataFrame:
             A.SETTING: pdf[A.SETTING],
             A.PLACE: pdf[A.PLACE],
             "reference": pdf["reference"],
+            "reference_message": pdf["reference_message"],
             "n_reference": pdf["n_reference"].fillna(0).astype("int64"),
             "basis": pdf[A.BASIS],
             "material_s": material,
@@ -479,6 +493,7 @@ def to_lagging_steps(adjusted: DataFrame, config: LaggingConfig) -> DataFrame:
             "expected_log": np.nan,
             "n_reference": 0,
             "reference": None,
+            "reference_message": None,
             "n_above": np.nan,
         }
     )

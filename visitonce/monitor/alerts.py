@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from visitonce import columns as C
+from visitonce import messages as MSG
 from visitonce.config import MonitorConfig
 from visitonce.monitor import detect as D
 from visitonce.monitor import metrics as M
@@ -210,11 +211,12 @@ def _hours(ts: pd.Timestamp, tz: str) -> str:
 def desk_proposals(
     alert: pd.Series, windows: pd.DataFrame, *, config: MonitorConfig, time_zone: str
 ) -> list[str]:
-    """Remedies for one alert from the centre's windows that day (pandas; a few hundred rows).
+    """Remedies for one alert from the centre's windows that day (pandas; a few hundred rows),
+    as messages (``visitonce.messages``; ``MSG.english`` gives the stored English text).
 
     ``windows``: ``metrics.to_window_metrics`` rows of the alert's centre and local date.
     """
-    out: list[str] = []
+    out: list[dict] = []
     target = config.wait_target_minutes
     per_hour = 60.0 / config.window_minutes
     span = windows[
@@ -226,15 +228,19 @@ def desk_proposals(
     centre = alert[C.CENTER]
     if alert["direction"] == "low" and alert["metric"] == "arrivals":
         return [
-            f"volume drop: {alert['value']:.0f} {alert[C.CHANNEL]} arrivals for "
-            f"{alert[C.DEPARTMENT]} against {alert['expected']:.0f} expected {when}: check the "
-            "channel for an outage and point citizens to the other channels meanwhile"
-        ]
+            MSG.message(
+                "alert.volume_drop", value=f"{alert['value']:.0f}", channel=alert[C.CHANNEL],
+                department=alert[C.DEPARTMENT], expected=f"{alert['expected']:.0f}", when=when,
+            )
+        ]  # fmt: skip
     if alert["metric"] == "satisfaction_mean":
         out.append(
-            f"satisfaction {alert['value']:.1f} against a usual {alert['expected']:.1f}: review "
-            f"the ratings and comments of {alert[C.DEPARTMENT]} at {centre or alert[C.CHANNEL]}"
-        )
+            MSG.message(
+                "alert.satisfaction", value=f"{alert['value']:.1f}",
+                expected=f"{alert['expected']:.1f}", department=alert[C.DEPARTMENT],
+                where=centre or alert[C.CHANNEL],
+            )
+        )  # fmt: skip
     if counters.empty or centre is None:
         return out
     day_service = windows.groupby(C.DEPARTMENT)[M.PROCESSING_MEAN].median()
@@ -258,13 +264,15 @@ def desk_proposals(
         extra = max(c - c_usual, c - (c0 if c0 is not None else c))
         if extra >= 1:
             need[dept] = (int(extra), c0 or 0.0)
-            roster = f", the roster has {c0:.0f}" if c0 is not None else ""
-            out.append(
-                f"add {int(extra)} official(s) to the {dept} desks at {centre} {when} "
-                f"(Erlang C: {lam * 60:.0f} arrivals/h against a usual {usual * 60:.0f}, "
-                f"{svc:.1f} min each: {c} officials keep the mean wait under {target:.0f} min, "
-                f"{c_usual} at the usual rate{roster})"
-            )
+            params = dict(
+                extra=int(extra), department=dept, center=centre, when=when,
+                arrivals=f"{lam * 60:.0f}", usual=f"{usual * 60:.0f}", service=f"{svc:.1f}",
+                needed=c, target=f"{target:.0f}", needed_usual=c_usual,
+            )  # fmt: skip
+            if c0 is not None:
+                out.append(MSG.message("alert.add_officials_roster", roster=f"{c0:.0f}", **params))
+            else:
+                out.append(MSG.message("alert.add_officials", **params))
     if need:
         # Desks at the same centre and hours with officials to spare (Erlang C at the target).
         others = span[(span[C.CHANNEL] == "counter") & ~span[C.DEPARTMENT].isin(list(need))]
@@ -280,42 +288,55 @@ def desk_proposals(
                 spare_rows.append((spare, dept, lam * svc / c0))
         for spare, dept, rho in sorted(spare_rows, reverse=True)[:2]:
             out.append(
-                f"move up to {spare} official(s) from the idle {dept} desk at {centre} "
-                f"(utilisation {rho:.0%} {when})"
-            )
+                MSG.message(
+                    "alert.move_idle", spare=spare, department=dept, center=centre,
+                    utilisation=f"{rho:.0%}", when=when,
+                )
+            )  # fmt: skip
         last_open = windows[windows[C.CHANNEL] == "counter"][M.WINDOW_END].max()
         if alert[M.WINDOW_END] >= last_open:
             queue = counters["queue_estimate"].fillna(0).sum()
             out.append(
-                f"extend {centre}'s opening hours by 1 hour on {alert['alert_date']}: the "
-                f"rush lasts until closing (about {queue:.0f} citizens queued, Little's law)"
-            )
+                MSG.message(
+                    "alert.extend_hours", center=centre, date=alert["alert_date"],
+                    queue=f"{queue:.0f}",
+                )
+            )  # fmt: skip
     online = counters["online_capable_arrivals"].sum()
     total = counters["arrivals"].sum()
     if total > 0 and online / total >= 0.2:
         out.append(
-            f"steer online-capable items online: {online:.0f} of {total:.0f} counter arrivals "
-            f"({online / total:.0%}) at {centre} {when} were for items that can be done online"
-        )
+            MSG.message(
+                "alert.steer_online", online=f"{online:.0f}", total=f"{total:.0f}",
+                share=f"{online / total:.0%}", center=centre, when=when,
+            )
+        )  # fmt: skip
     return out
 
 
 def with_proposals(
     alerts: DataFrame, windows: DataFrame, *, config: MonitorConfig, time_zone: str
 ) -> DataFrame:
-    """Adds ``proposals`` (array of text) to merged alerts: cogrouped with the windows of the
-    same centre and local date, so only that day's hall comes to pandas."""
+    """Adds ``proposals`` (array of English text) and ``proposal_messages`` (the same, as
+    ``visitonce.messages`` JSON, for the report's languages) to merged alerts: cogrouped with
+    the windows of the same centre and local date, so only that day's hall comes to pandas."""
     schema = T.StructType(
-        list(ALERT_SCHEMA.fields) + [T.StructField("proposals", T.ArrayType(T.StringType()))]
+        list(ALERT_SCHEMA.fields)
+        + [
+            T.StructField("proposals", T.ArrayType(T.StringType())),
+            T.StructField("proposal_messages", T.ArrayType(T.StringType())),
+        ]
     )
 
     def run(a: pd.DataFrame, w: pd.DataFrame) -> pd.DataFrame:
         if a.empty:
             return pd.DataFrame(columns=[f.name for f in schema.fields])
         a = a.drop(columns=["_center_key"]).copy()
-        a["proposals"] = [
+        msgs = [
             desk_proposals(row, w, config=config, time_zone=time_zone) for _, row in a.iterrows()
         ]
+        a["proposals"] = [[MSG.english(m) for m in ms] for ms in msgs]
+        a["proposal_messages"] = [[MSG.encode(m) for m in ms] for ms in msgs]
         return a[[f.name for f in schema.fields]]
 
     a = alerts.withColumn("_center_key", F.coalesce(F.col(C.CENTER), F.lit("")))

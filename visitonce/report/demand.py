@@ -90,6 +90,7 @@ STAFFING_COLUMNS = [
     "center", "weekday", "hour", "n_days", "arrivals_per_hour", "mean_service_min",
     "mean_wait_min", "observed_within_target", "rostered_officials", "officials_needed",
     "servers_needed", "rostered_service_level", "gap", "status", "note",
+    "note_message",
 ]  # fmt: skip
 HOURS_COLUMNS = [
     "center", "weekday", "hour", "arrivals_per_hour", "n_arrivals", "officials_needed",
@@ -184,6 +185,7 @@ def _staffing(df: pd.DataFrame | None, section: dict[str, Any] | None) -> dict[s
     for r in rows:
         r["weekday_label"] = weekday(r["weekday"])
         r["key"] = f"{r['center']}|{r['weekday']}|{r['hour']}"
+        r["note"] = i18n.sentence(r["note_message"], r["note"]) or None
     rows.sort(key=lambda r: (r["center"], r["weekday"], r["hour"]))
     hours = sorted({int(r["hour"]) for r in rows})
     lanes = sorted({(r["center"], r["weekday"]) for r in rows})
@@ -359,7 +361,7 @@ def _forecast(section: dict[str, Any] | None, summary: pd.DataFrame | None) -> d
             }
             for c in sorted(set(methods) | set(by_center))
         ]
-        out["note"] = fc.get("note")
+        out["note"] = i18n.sentence(fc.get("note_message"), fc.get("note")) or None
         out["history_days"] = fc.get("history_days")
         out["holdout_days"] = fc.get("holdout_days")
         out["holdout_start"] = fc.get("holdout_start")

@@ -132,3 +132,25 @@ def word(value: object) -> str:
     text = "" if value is None else str(value)
     label = VOCABULARY.get(text)
     return _(label) if label is not None else text
+
+
+def sentence(stored: object, fallback: object = None) -> str:
+    """A sentence a stage stored as a message (``visitonce.messages``: code and params) in the
+    current language; ``fallback`` (the stored English text) when the row has no message (a
+    table written before messages existed) and, unchanged, on English pages. Params are data
+    (names, codes, numbers as the stage wrote them); a ``date`` param is written for the locale."""
+    from visitonce import messages
+    from visitonce.report import fmt
+
+    text = "" if fallback is None or fmt.is_missing(fallback) else str(fallback)
+    msg = messages.decode(stored)
+    if msg is None or (language() == "en" and text):
+        return text
+    params = dict(msg["params"])
+    if params.get("date"):
+        params["date"] = fmt.day(params["date"])
+    template = messages.TEMPLATES[msg["code"]]  # extracted from visitonce/messages.py
+    try:
+        return _(template) % params
+    except (KeyError, TypeError, ValueError):  # a message older than its template: stored text
+        return text or messages.english(msg)

@@ -238,7 +238,7 @@ LAGGING_COLUMNS = [
     "service_item", "step", "kind", "setting", "department", "n", "n_censored", "observed_s",
     "observed_lo_s", "observed_hi_s", "expected_s", "excess_ratio", "excess_s", "raw_observed_s",
     "workload_ratio", "q_value", "flagged", "status", "basis", "comparison", "place",
-    "reference",
+    "reference", "reference_message",
 ]  # fmt: skip
 
 
@@ -250,7 +250,8 @@ def comparison_words(r: dict[str, Any]) -> str:
         "obs": fmt.duration(r["observed_s"]),
         "exp": fmt.duration(r["expected_s"]),
         "place": r.get("place"),
-        "ref": r.get("reference") or _("comparable steps"),
+        "ref": i18n.sentence(r.get("reference_message"), r.get("reference"))
+        or _("comparable steps"),
         "basis": _(" (calendar time)") if r.get("basis") == "calendar" else _(" (working time)"),
     }
     comparison = r.get("comparison")
@@ -355,7 +356,7 @@ def _transitions(df: pd.DataFrame | None, top: int = 3) -> dict[str, list[dict[s
 ALERT_COLUMNS = [
     "alert_id", "window_start", "window_end", "center", "channel", "department", "metric",
     "direction", "value", "expected", "score", "n_windows", "proposals", "metrics",
-    "officials_on_duty",
+    "officials_on_duty", "proposal_messages",
 ]  # fmt: skip
 
 
@@ -372,7 +373,11 @@ def alerts_page(inp: ReportInputs) -> dict[str, Any]:
     rows.sort(key=lambda r: (lane(r["center"], r["channel"]), r["window_start"]))
     for r in rows:
         r["lane"] = lane(r["center"], r["channel"])
-        r["proposals"] = [str(p) for p in (r["proposals"] if r["proposals"] is not None else [])]
+        said = r["proposal_messages"] or []
+        r["proposals"] = [
+            i18n.sentence(said[j] if j < len(said) else None, p)
+            for j, p in enumerate(r["proposals"] if r["proposals"] is not None else [])
+        ]
     ctx["rows"] = rows
     lanes = sorted({r["lane"] for r in rows})
     ctx["lanes"] = [{"lane": x, "rows": [r for r in rows if r["lane"] == x]} for x in lanes]
@@ -577,10 +582,13 @@ def department_pages(inp: ReportInputs) -> list[dict[str, Any]]:
                     reference=1.0,
                     reference_label=_("expected"),
                 ),
-                "explanations": _dept_rows(
-                    monthly(inp.scorecard_explanations), dept, period,
-                    ["kind", "text", "value"],
-                ),
+                "explanations": [
+                    {**e, "text": i18n.sentence(e["message"], e["text"])}
+                    for e in _dept_rows(
+                        monthly(inp.scorecard_explanations), dept, period,
+                        ["kind", "text", "value", "message"],
+                    )
+                ],
                 "explanations_available": inp.scorecard_explanations is not None,
                 "equity": _dept_rows(
                     _equity_rows(inp.scorecard_equity), dept, period,

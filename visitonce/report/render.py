@@ -68,7 +68,12 @@ def environment(*, failed: dict[str, tuple[str, str]] | None = None) -> Environm
             return _(model.NOT_COMPUTED)
         kind, detail = failed[stage]
         if kind == "failed":
-            return _("failed: %(error)s") % {"error": detail}
+            said = _("failed: %(error)s") % {"error": detail}
+            if i18n.language() == "en":
+                return said
+            # the error line is the stage's own (English) words, recorded in the manifest
+            recorded = _("(the error as the stage recorded it)")
+            return f"{said} {recorded}"
         return _("skipped: %(reason)s") % {"reason": detail}
 
     env.globals["absence"] = absence

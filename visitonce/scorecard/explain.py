@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from visitonce import messages as MSG
 from visitonce.config import BANDS, ScorecardsConfig
 from visitonce.scorecard.composite import SCORED, PeriodScores, effective_weights, normalize
 
@@ -39,10 +40,13 @@ def previous_period(period: str, grain: str) -> str:
     return f"{y - 1}-12" if n == 1 else f"{y}-{n - 1:02d}"
 
 
-def _row(kind: str, order: int, subject: str | None, **kw) -> dict:
+def _row(kind: str, order: int, subject: str | None, *, say: tuple[str, dict], **kw) -> dict:
+    """One explanation row; ``say`` is its message (code, params), stored as English ``text``
+    and as ``message`` (visitonce.messages)."""
     base = {"kind": kind, "order": order, "subject": subject, "value": None, "reference": None,
-            "contribution": None, "delta": None, "lo": None, "hi": None, "text": ""}  # fmt: skip
+            "contribution": None, "delta": None, "lo": None, "hi": None}  # fmt: skip
     base.update(kw)
+    base["text"], base["message"] = MSG.compose(say[0], **say[1])
     return base
 
 
@@ -76,12 +80,12 @@ def explain_period(
         downs = [k for k in order[::-1] if contrib[k] < -1e-9][:TOP]
         for kind, ks in (("driver_up", ups), ("driver_down", downs)):
             for j, k in enumerate(ks):
-                verb = "raises" if kind == "driver_up" else "lowers"
                 out.append({"department": dept, **_row(
                     kind, j + 1, SCORED[k], value=x[i, k], reference=city_x[k],
                     contribution=contrib[k],
-                    text=f"{SCORED[k]} {x[i, k]:.3g} vs city {city_x[k]:.3g} {verb} the score "
-                         f"by {abs(contrib[k]):.1f} points")})  # fmt: skip
+                    say=(f"explain.{kind}", dict(
+                        kpi=SCORED[k], value=f"{x[i, k]:.3g}", city=f"{city_x[k]:.3g}",
+                        points=f"{abs(contrib[k]):.1f}")))})  # fmt: skip
         if lagging is not None and len(lagging):
             mine = lagging[(lagging["department"] == dept) & lagging["flagged"]]
             mine = mine.sort_values("excess_ratio", ascending=False).head(TOP)
@@ -89,8 +93,9 @@ def explain_period(
                 out.append({"department": dept, **_row(
                     "lagging_step", j + 1, f"{r.service_item}/{r.step} ({r.kind})",
                     value=r.excess_ratio, reference=1.0,
-                    text=f"step {r.step} of {r.service_item} takes {r.excess_ratio:.1f}x its "
-                         f"peers' {r.kind} time")})  # fmt: skip
+                    say=("explain.lagging_step", dict(
+                        step=r.step, service_item=r.service_item, ratio=f"{r.excess_ratio:.1f}",
+                        kind=r.kind)))})  # fmt: skip
         band = tab.loc[dept, "band"]
         score = tab.loc[dept, "score"]
         if band is not None and band != "A" and np.isfinite(score):
@@ -105,8 +110,8 @@ def explain_period(
                 thr = g.get("above", g.get("below"))
                 out.append({"department": dept, **_row(
                     "next_band", 1, g["kpi"], reference=thr,
-                    text=f"gate: bring {g['kpi']} {'below' if 'above' in g else 'above'} {thr} "
-                         f"to lift the cap at {g['cap']}")})  # fmt: skip
+                    say=("explain.gate_below" if "above" in g else "explain.gate_above", dict(
+                        kpi=g["kpi"], threshold=thr, cap=g["cap"])))})  # fmt: skip
             else:
                 need = cuts[nxt] - score
                 best = None
@@ -119,15 +124,16 @@ def explain_period(
                 if best is None:
                     out.append({"department": dept, **_row(
                         "next_band", 1, None, reference=cuts[nxt],
-                        text=f"no single KPI change reaches band {nxt}")})  # fmt: skip
+                        say=("explain.no_single_kpi", dict(band=nxt)))})  # fmt: skip
                 else:
                     k, du = best
                     new_x = floors[k] + (u[i, k] + du) * (targets[k] - floors[k])
                     out.append({"department": dept, **_row(
                         "next_band", 1, SCORED[k], value=x[i, k], reference=new_x,
                         delta=new_x - x[i, k],
-                        text=f"{SCORED[k]} from {x[i, k]:.3g} to {new_x:.3g} lifts the score "
-                             f"from {score:.1f} to {cuts[nxt]:.0f} (band {nxt})")})  # fmt: skip
+                        say=("explain.next_band", dict(
+                            kpi=SCORED[k], value=f"{x[i, k]:.3g}", target=f"{new_x:.3g}",
+                            score=f"{score:.1f}", cut=f"{cuts[nxt]:.0f}", band=nxt)))})  # fmt: skip
         if previous is not None and dept in previous.departments:
             j = previous.departments.index(dept)
             prev_score = previous.table.set_index("department").loc[dept, "score"]
@@ -137,6 +143,7 @@ def explain_period(
                 out.append({"department": dept, **_row(
                     "trend", 1, "score", value=score, reference=prev_score,
                     delta=score - prev_score, lo=lo, hi=hi,
-                    text=f"score {score - prev_score:+.1f} vs previous period "
-                         f"(90% interval {lo:+.1f} to {hi:+.1f})")})  # fmt: skip
+                    say=("explain.trend", dict(
+                        delta=f"{score - prev_score:+.1f}", lo=f"{lo:+.1f}",
+                        hi=f"{hi:+.1f}")))})  # fmt: skip
     return pd.DataFrame(out)
