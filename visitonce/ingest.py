@@ -482,10 +482,8 @@ def to_quarantine(tagged: DataFrame, *, table: str, batch: str) -> DataFrame:
     """
     wrong = F.filter(C.REASONS, lambda r: r != F.lit(Reason.MISSING_REQUIRED))
     shifted = F.size(wrong) >= SHIFTED_AT_FAULTS
-    if C.SOURCE_ROW in tagged.columns:
-        row = F.col(C.SOURCE_ROW)
-    else:
-        row = F.lit(None).cast("long")
+    present = C.SOURCE_ROW in tagged.columns
+    row = F.col(C.SOURCE_ROW) if present else F.lit(None).cast("long")
     kept = F.to_json(
         F.struct(
             row.alias(C.SOURCE_ROW),

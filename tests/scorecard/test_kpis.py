@@ -309,6 +309,6 @@ def test_due_dates_of_a_311_export_give_on_time_and_backlog_by_hand(tmp_path, sp
     got = K.to_long(K.summarize_cells(rows, keys=keys), keys=keys).toPandas()
     dec = got[got[K.PERIOD] == "2013-12"].set_index(K.KPI)
     assert tuple(dec.loc["on_time_rate", [K.NUM, K.DEN]]) == (1, 4)  # r1 of r1-r4
-    assert tuple(dec.loc["overdue_backlog_share", [K.NUM, K.DEN]]) == (1, 2)  # r4 of r4, r5 (r7: no due date)
+    assert tuple(dec.loc["overdue_backlog_share", [K.NUM, K.DEN]]) == (1, 2)  # r4, r5; r7: no due
     assert dec.loc["time_limit_compression", K.DEN] == 3
     assert dec.loc["time_limit_compression", K.NUM] == pytest.approx(2 / 8 - 1 - 1 / 8)
