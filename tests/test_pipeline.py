@@ -309,3 +309,14 @@ def test_file_alerts_name_the_files_mostly_quarantined() -> None:
     ]
     assert "a.csv: 5 of 10 rows quarantined" in alerts[0]["message"]
     assert [a["file"] for a in file_alerts(files, per, share=0.4)] == ["a.csv", "b.csv"]
+
+
+def test_each_partition_is_written_as_one_file(world) -> None:
+    """Issue 22: a day of events (about 1,400 rows here) is one Parquet file, not one per shuffle
+    partition; so is each quarantine partition."""
+    out = Path(world["req"].out)
+    days = sorted((out / "events").glob("event_date=*"))
+    assert len(days) >= 14
+    for part in days + sorted((out / "quarantine").glob("table=*/batch=*")):
+        files = list(part.glob("*.parquet"))
+        assert len(files) == 1, (part.name, len(files))

@@ -322,6 +322,10 @@ def read_table_raw(spark: SparkSession, uri: str) -> RawInput:
     return read_raw(spark, uri, mapping=_SM(name="reference"))
 
 
+# Rows per written file at most: about 100-200 MB of Parquet for the events contract.
+ROWS_PER_FILE = 2_000_000
+
+
 def write_table(
     df: DataFrame,
     uri: str,
@@ -341,7 +345,16 @@ def write_table(
     problems = check_schema(out, contract)
     if problems:  # pragma: no cover - conform makes this unreachable unless a contract is wrong
         raise ValueError("; ".join(problems))
-    writer = out.write.mode(mode).option("partitionOverwriteMode", "dynamic")
+    if contract.partition_by:
+        # One task per partition value (a day of events, a batch of quarantine), so each
+        # partition is written as one file, or as files of ROWS_PER_FILE rows when it is large,
+        # instead of one small file per shuffle partition (a day of 5k rows was 200 files).
+        out = out.repartition(*[F.col(c) for c in contract.partition_by])
+    writer = (
+        out.write.mode(mode)
+        .option("partitionOverwriteMode", "dynamic")
+        .option("maxRecordsPerFile", ROWS_PER_FILE)
+    )
     if contract.partition_by:
         writer.partitionBy(*contract.partition_by).parquet(uri)
         return
