@@ -51,15 +51,14 @@ def working_days_between(a: Column, b: Column, calendar: CalendarConfig) -> Colu
     holiday or make-up day that falls in the range and changes its day's status.
     """
     weekend = set(calendar.weekend_days)
-    n = F.greatest(b - a + F.lit(1), F.lit(0))
-    days = n
+    days = F.greatest(b - a + F.lit(1), F.lit(0))
     for w in sorted(weekend):
         days = days - _weekday_count(a, b, w)
     epoch = dt.date(1970, 1, 1)
     corrections = []  # (day number, +1 for a worked weekend day, -1 for a weekday off)
     for d in sorted(set(calendar.holidays) | set(calendar.makeup_workdays)):
         usual = d.isoweekday() not in weekend
-        actual = (not usual or d in calendar.makeup_workdays) and d not in calendar.holidays
+        actual = (usual or d in calendar.makeup_workdays) and d not in calendar.holidays
         if actual != usual:
             corrections.append(((d - epoch).days, 1 if actual else -1))
     if not corrections:
