@@ -128,19 +128,6 @@ def test_console_script_exit_code(tmp_path, inputs) -> None:
     assert proc.stderr.strip().count("\n") == 0 and "VISITONCE_PSEUDONYM_KEY" in proc.stderr
 
 
-def test_demo_end_to_end(capsys, tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv("VISITONCE_PSEUDONYM_KEY")
-    code = main(["demo", "--out", str(tmp_path / "demo"), "--events", "2000"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    assert "throwaway pseudonymization key" in captured.err
-    manifest = json.loads((tmp_path / "demo" / "warehouse" / "manifest.json").read_text())
-    truth = json.loads((tmp_path / "demo" / "landing" / "truth.json").read_text())
-    assert manifest["rows_in"] == truth["n_rows_written"]
-    assert f"rows in {manifest['rows_in']:,} = clean {manifest['rows_clean']:,}" in captured.out
-    assert f"outputs: {tmp_path / 'demo' / 'warehouse'}" in captured.out
-
-
 def test_run_with_a_config_file(capsys, tmp_path) -> None:
     landing = tmp_path / "landing"
     assert (

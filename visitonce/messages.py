@@ -101,6 +101,8 @@ TEMPLATES: dict[str, str] = {
         "legal limit %(limit)s working days for the whole case (calendar time)"
     ),
     "reference.peers": N_("the item's other steps and %(others)s other items' same step"),
+    # the manifest's demand.staffing.target (visitonce.demand.stage)
+    "staffing.target": N_("%(level)s within %(minutes)s minutes"),
     # the manifest's demand.forecast.note (visitonce.demand.stage)
     "forecast.not_judged": N_(
         "%(days)s days of history: fewer than holdout_days + 14, so the forecast is not judged "

@@ -420,6 +420,7 @@ DEMAND_SECTION = {
         "official_time_factor": 1.5,
         "calibrated": True,
         "target": "80% within 15 minutes",
+        "target_message": {"code": "staffing.target", "params": {"level": "80%", "minutes": "15"}},
         "weekday_gap_by_center": {"C1": -1.25, "C2": 4.0},
         "short_centers": ["C1"],
     },

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from tests.report.pagehtml import parse
 from tests.report.test_pages import assert_links_resolve
-from visitonce.report import fmt
+from visitonce.report import fmt, i18n
 
 
 def test_the_run_writes_the_report_and_records_it(city_run) -> None:
@@ -93,7 +93,7 @@ def test_alerts_page_equals_the_alerts_table(spark, city_run) -> None:
     for _, r in table.iterrows():
         (row,) = page.rows[r["alert_id"]]
         assert row["score"][0] == fmt.fixed(r["score"])
-        assert row["metric"][0] == r["metric"]
+        assert row["metric"][0] == i18n.word(r["metric"])  # the metric's label
         for p in r["proposals"]:
             assert " ".join(p.split()) in row["proposals"][0]
 

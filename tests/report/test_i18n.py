@@ -95,6 +95,25 @@ def test_every_page_string_is_translated(locale) -> None:
     )
 
 
+def test_every_vocabulary_word_is_translated() -> None:
+    """A value of a worded column (a contract vocabulary: statuses, kinds, channels,
+    dimensions ...) is a word of the page, not data: each has a label, and zh-CN translates it."""
+    from visitonce import schemas
+
+    words = set()
+    for table in schemas.available():
+        for col in schemas.load(table).columns:
+            if col.name in i18n.WORDED_COLUMNS and col.vocabulary:
+                words |= set(col.vocabulary)
+    assert len(words) > 40  # the contracts' vocabularies were found
+    assert words <= set(i18n.VOCABULARY), sorted(words - set(i18n.VOCABULARY))
+    with i18n.use("zh-CN"):
+        untranslated = [
+            w for w in words & set(i18n.VOCABULARY) if i18n.word(w) == i18n.VOCABULARY[w]
+        ]
+    assert untranslated == []
+
+
 def test_placeholders_survive_translation() -> None:
     for m in _po("zh_CN"):
         if m.id and m.string:
@@ -167,12 +186,14 @@ def data_strings(inputs) -> list[str]:
         if isinstance(v, str):
             out.add(v)
         elif isinstance(v, dict):
-            said = _said(v.get("note_message"))
+            # a sentence stored beside its message (note / note_message, target /
+            # target_message): the message's params are data, its sentence is not
+            said = {k: _said(x) for k, x in v.items() if k.endswith("_message")}
             for k, x in v.items():
-                if k == "note" and said is not None:
+                if said.get(f"{k}_message") is not None:
                     continue
-                if k == "note_message" and said is not None:
-                    add(list(said["params"].values()))
+                if said.get(k) is not None:
+                    add(list(said[k]["params"].values()))
                     continue
                 add(k)
                 add(x)
@@ -203,6 +224,9 @@ def data_strings(inputs) -> list[str]:
                         add_sentence(x, m)
                     continue
                 for x in v[c].tolist():
+                    # a vocabulary word is no data: the page must show it translated
+                    if c in i18n.WORDED_COLUMNS and isinstance(x, str) and x in i18n.VOCABULARY:
+                        continue
                     add(x)
         else:
             add(v)

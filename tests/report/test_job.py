@@ -1,5 +1,5 @@
 """jobs/reports.py over an existing warehouse, and `visitonce demo` ending with the report's
-path."""
+path (the suite's one demo run)."""
 
 from __future__ import annotations
 
@@ -59,17 +59,27 @@ def test_job_refuses_a_folder_that_is_not_a_warehouse(spark, tmp_path, capsys) -
     assert err.count("\n") == 0 and "no manifest.json" in err
 
 
-def test_demo_ends_with_the_report_path(capsys, tmp_path, monkeypatch) -> None:
-    """The demo in Chinese: every page's language and title are Chinese, the CLI's lines
+def test_demo_end_to_end_in_chinese(capsys, tmp_path, monkeypatch) -> None:
+    """The README's first command, once for the whole suite (a demo is a full run): it
+    generates a city, runs every stage with a throwaway key and ends with the report's path.
+    Every row is accounted for; every page's language and title are Chinese, the CLI's lines
     stay English."""
     from visitonce.cli import main
 
     monkeypatch.delenv("VISITONCE_PSEUDONYM_KEY", raising=False)
-    assert (
-        main(["demo", "--out", str(tmp_path / "demo"), "--events", "2000", "--lang", "zh-CN"]) == 0
-    )
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    index = tmp_path / "demo" / "warehouse" / "reports" / "index.html"
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--events", "2000", "--lang", "zh-CN"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "throwaway pseudonymization key" in captured.err
+    warehouse = tmp_path / "demo" / "warehouse"
+    manifest = json.loads((warehouse / "manifest.json").read_text())
+    truth = json.loads((tmp_path / "demo" / "landing" / "truth.json").read_text())
+    assert manifest["rows_in"] == truth["n_rows_written"]
+    assert manifest["status"] == "succeeded" and not manifest["failed_stages"]
+    assert f"rows in {manifest['rows_in']:,} = clean {manifest['rows_clean']:,}" in captured.out
+    assert f"outputs: {warehouse}" in captured.out
+    last = captured.out.strip().splitlines()[-1]
+    index = warehouse / "reports" / "index.html"
     assert last == f"report: {index}" and index.is_file()
     pages = sorted(index.parent.glob("*.html"))
     assert len(pages) >= 7

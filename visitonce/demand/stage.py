@@ -130,10 +130,16 @@ def plan_demand(
     ).persist(StorageLevel.MEMORY_AND_DISK)
     out["staffing_plan"] = plan
     gaps = staffing.summarize_gaps(plan).collect()
+    target = MSG.message(
+        "staffing.target",
+        level=f"{config.service_level:.0%}",
+        minutes=f"{config.target_wait_minutes:g}",
+    )
     section["staffing"] = {
         "official_time_factor": round(k, 3),
         "calibrated": calibrated,
-        "target": f"{config.service_level:.0%} within {config.target_wait_minutes:g} minutes",
+        "target": MSG.english(target),
+        "target_message": target,
         "weekday_gap_by_center": {r["center"]: round(r["mean_gap"], 2) for r in gaps},
         "short_centers": [r["center"] for r in gaps if r["mean_gap"] <= -1.0],
     }

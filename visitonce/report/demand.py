@@ -228,6 +228,12 @@ def _staffing(df: pd.DataFrame | None, section: dict[str, Any] | None) -> dict[s
         "short": short,
         "centers": centers,
         "manifest": (section or {}).get("staffing"),
+        # the service target in the page's language (a manifest without its message: as stored)
+        "target": i18n.sentence(
+            ((section or {}).get("staffing") or {}).get("target_message"),
+            ((section or {}).get("staffing") or {}).get("target"),
+        )
+        or None,
         "chart": svg.heat_matrix(
             [label[lane] for lane in lanes],
             [f"{h:02d}" for h in hours],

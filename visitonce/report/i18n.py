@@ -99,6 +99,8 @@ VOCABULARY = {
     "within": N_("within"),
     "worse": N_("worse"),
     "much_worse": N_("much worse"),
+    "no_data": N_("no data"),
+    "unavailable": N_("unavailable"),
     # bundle_changes.change
     "new": N_("new"),
     "strengthened": N_("strengthened"),
@@ -124,7 +126,66 @@ VOCABULARY = {
     # alerts.direction
     "high": N_("high"),
     "low": N_("low"),
+    # lagging_steps.status (v2), .kind, .comparison, .setting, .basis
+    "no_comparison": N_("no comparison"),
+    "basis_unreliable": N_("basis unreliable"),
+    "processing": N_("processing"),
+    "waiting": N_("waiting"),
+    "handoff": N_("hand-off"),
+    "history": N_("own history"),
+    "places": N_("other centres"),
+    "rule": N_("time limit"),
+    "peers": N_("other items"),
+    "desk": N_("desk"),
+    "back_office": N_("back office"),
+    "mail": N_("mail"),
+    "working": N_("working time"),
+    "calendar": N_("calendar time"),
+    # events.channel
+    "counter": N_("counter"),
+    "online": N_("online"),
+    "mobile": N_("mobile"),
+    "hotline": N_("hotline"),
+    "self_service": N_("self-service"),
+    "other": N_("other"),
+    # events.citizen_type
+    "individual": N_("individual"),
+    "enterprise": N_("enterprise"),
+    # scorecard_equity.dimension
+    "channel": N_("channel"),
+    "district": N_("district"),
+    "citizen_type": N_("citizen type"),
+    "age_band": N_("age band"),
+    # scorecard_explanations.kind
+    "driver_up": N_("raises the score"),
+    "driver_down": N_("lowers the score"),
+    "lagging_step": N_("lagging step"),
+    "next_band": N_("next band"),
+    "trend": N_("trend"),
+    # scorecard_kpis.kind
+    "rate": N_("rate"),
+    "mean": N_("mean"),
+    "quantile": N_("quantile"),
+    # alerts.metric (visitonce.monitor.metrics.METRICS)
+    "arrivals": N_("arrivals"),
+    "waiting_p50_min": N_("median wait (min)"),
+    "waiting_p90_min": N_("90th-percentile wait (min)"),
+    "queue_estimate": N_("queue length"),
+    "processing_p50_min": N_("median processing (min)"),
+    "satisfaction_mean": N_("mean satisfaction"),
+    # staffing_plan.status
+    "short": N_("short"),
+    "idle": N_("idle"),
+    "balanced": N_("balanced"),
 }
+
+# Table columns whose values are vocabulary words (the contracts' vocabularies): the pages
+# show them through ``word``; any other column's values are data, shown as they are.
+WORDED_COLUMNS = frozenset(
+    {"status", "kind", "comparison", "metric", "group", "setting", "basis", "channel",
+     "first_channel", "citizen_type", "dimension", "direction", "scope", "change", "edge",
+     "proposal", "method", "funnel_status"}
+)  # fmt: skip
 
 
 def word(value: object) -> str:

@@ -292,7 +292,7 @@ def lagging_page(inp: ReportInputs) -> dict[str, Any]:
         key=lambda r: (r["service_item"], r["step"], r["kind"]),
     )
     ctx["chart"] = svg.bar_chart(
-        [f"{r['service_item']} · {r['step']} ({r['kind']})" for r in flagged[:25]],
+        [f"{r['service_item']} · {r['step']} ({i18n.word(r['kind'])})" for r in flagged[:25]],
         [r["excess_ratio"] for r in flagged[:25]],
         title=_("Lagging steps: observed over expected duration"),
         unit=_("× expected"),
@@ -361,7 +361,9 @@ ALERT_COLUMNS = [
 
 
 def lane(center: Any, channel: Any) -> str:
-    return " · ".join((center or _("(no centre)"), channel or _("(any channel)")))
+    return " · ".join(
+        (center or _("(no centre)"), i18n.word(channel) if channel else _("(any channel)"))
+    )
 
 
 def alerts_page(inp: ReportInputs) -> dict[str, Any]:

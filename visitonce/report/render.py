@@ -60,6 +60,7 @@ def environment(*, failed: dict[str, tuple[str, str]] | None = None) -> Environm
     env.globals["PAGES"] = PAGES
     env.globals["show"] = lambda value, kind: fmt.FILTERS[kind](value)
     env.globals["lang"] = i18n.language
+    env.globals["WORDED"] = i18n.WORDED_COLUMNS
     # why a page's table is absent: its stage failed or was skipped in this run, or not run
     failed = failed or {}
 
