@@ -128,7 +128,7 @@ def test_backfill_of_several_days_equals_one_run_and_reruns_are_stable(spark, tm
     assert dates == days[:-1]
 
 
-def _airflow(env: dict, *args: str, timeout: int = 900) -> tuple[str, float]:
+def _airflow(env: dict, *args: str, timeout: int = 1500) -> tuple[str, float]:
     """Run the airflow CLI; return its output and wall time, failing with the log tail."""
     t0 = time.perf_counter()
     run = subprocess.run(
