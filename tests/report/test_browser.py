@@ -134,7 +134,8 @@ def test_zh_pages_draw_chinese_with_a_cjk_font(browser, handmade_report_zh, tmp_
     reports = handmade_report_zh["reports"]
     n = _check_folder(browser, reports, tmp_path, tag="zh", suffix="visitonce 报告")
     assert n == 10
-    checked = 0
+    checked = glyphs = 0
+    used: set[str] = set()
     for name in ("index.html", "lagging.html", "demand.html", "scorecards.html", "method.html"):
         browser.load(f"file://{(reports / name).resolve()}", screenshot=False)
         assert browser.evaluate("document.documentElement.lang") == "zh-CN"
@@ -148,4 +149,7 @@ def test_zh_pages_draw_chinese_with_a_cjk_font(browser, handmade_report_zh, tmp_
             # Chinese glyphs from a CJK font; no more glyphs elsewhere than non-Chinese chars
             assert drawn >= n_cjk and other <= n_other, (name, node)
             checked += 1
+            glyphs += n_cjk
+            used |= {f["familyName"] for f in node["fonts"] if f["familyName"] in families}
+    print(f"zh font check: {checked} nodes, {glyphs} Chinese characters, all drawn by {used}")
     assert checked > 50
