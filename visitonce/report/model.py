@@ -246,7 +246,7 @@ def comparison_words(r: dict[str, Any]) -> str:
     """A flag's comparison in words, e.g. "accept waiting at C04: 36.0 min against 12.0 min at
     the other 4 centres, same item, same weeks"."""
     v = {
-        "what": f"{r['step']} {r['kind']}",
+        "what": f"{r['step']} {i18n.word(r['kind'])}",
         "obs": fmt.duration(r["observed_s"]),
         "exp": fmt.duration(r["expected_s"]),
         "place": r.get("place"),
