@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 import time
 from pathlib import Path
-
-from pyspark.sql import SparkSession
 
 from tests.city import read_city
 from visitonce.config import MonitorConfig
 from visitonce.generate import MonitorVariant, generate
 from visitonce.monitor.stage import find_alerts_calibrated
+from visitonce.spark import build_session
 
 TZ = "Asia/Shanghai"
 VARIANTS = {
@@ -82,12 +80,9 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/alerts-bench")
     ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     a = ap.parse_args()
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.pyspark.python", sys.executable)  # workers need pandas
-        .getOrCreate()
+    # the project's session (UTC, and Python workers that run this interpreter, with pandas)
+    spark = build_session(
+        master="local[2]", app_name="bench-alerts", conf={"spark.sql.shuffle.partitions": "8"}
     )
     names = [n for n in VARIANTS if not a.only or n in a.only.split(",")]
     rows = []
