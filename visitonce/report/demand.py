@@ -181,6 +181,8 @@ def _staffing(df: pd.DataFrame | None, section: dict[str, Any] | None) -> dict[s
     cells as a table (the text alternative) and per-centre totals."""
     if df is None:
         return {"available": False}
+    stated = (section or {}).get("staffing")  # the manifest's staffing section
+    said = stated or {}
     rows = records(df, STAFFING_COLUMNS)
     for r in rows:
         r["weekday_label"] = weekday(r["weekday"])
@@ -204,9 +206,7 @@ def _staffing(df: pd.DataFrame | None, section: dict[str, Any] | None) -> dict[s
                 "n_short": sum(r["status"] == "short" for r in mine),
                 "n_idle": sum(r["status"] == "idle" for r in mine),
                 "worst_gap": min((r["gap"] for r in mine if r["gap"] is not None), default=None),
-                "weekday_gap": ((section or {}).get("staffing") or {})
-                .get("weekday_gap_by_center", {})
-                .get(c),
+                "weekday_gap": said.get("weekday_gap_by_center", {}).get(c),
             }
         )
     desc = _(
@@ -227,13 +227,9 @@ def _staffing(df: pd.DataFrame | None, section: dict[str, Any] | None) -> dict[s
         "counts": counts,
         "short": short,
         "centers": centers,
-        "manifest": (section or {}).get("staffing"),
+        "manifest": stated,
         # the service target in the page's language (a manifest without its message: as stored)
-        "target": i18n.sentence(
-            ((section or {}).get("staffing") or {}).get("target_message"),
-            ((section or {}).get("staffing") or {}).get("target"),
-        )
-        or None,
+        "target": i18n.sentence(said.get("target_message"), said.get("target")) or None,
         "chart": svg.heat_matrix(
             [label[lane] for lane in lanes],
             [f"{h:02d}" for h in hours],
