@@ -41,11 +41,13 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     config = bundles_config(
         args.config, min_count=args.min_count, window_days=args.window_days, segments=args.segment
     )
-    tz = load_config(args.config).ingest.time_zone
+    loaded = load_config(args.config)
+    tz = loaded.ingest.time_zone
     return run_bundles(
         spark, warehouse=args.warehouse, out=args.out, config=config, say=print,
         start=parse_local_date(args.start, flag="--start", time_zone=tz),
         end=parse_local_date(args.end, flag="--end", time_zone=tz),
+        target_file_mb=loaded.output.target_file_mb,
     )  # fmt: skip
 
 

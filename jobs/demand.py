@@ -61,7 +61,10 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     )  # fmt: skip
     for name in TABLES:
         if name in tables:
-            io.write_table(tables[name], table(name), schemas.load(name))
+            io.write_table(
+                tables[name], table(name), schemas.load(name),
+                target_file_mb=config.output.target_file_mb,
+            )  # fmt: skip
     spark.catalog.clearCache()
     # the reports show the forecast's held-out errors and the staffing figures from this
     record_stage_result(spark, args.warehouse, "demand", section)

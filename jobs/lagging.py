@@ -60,13 +60,16 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         events, catalog=catalog, roster=roster, calendar=config.calendar,
         config=config.lagging, time_zone=tz, as_of=as_of,
     )  # fmt: skip
-    io.write_table(steps, table("step_timings"), schemas.load("step_timings"))
-    io.write_table(lagging, table("lagging_steps"), schemas.load("lagging_steps"))
+    mb = config.output.target_file_mb
+    io.write_table(steps, table("step_timings"), schemas.load("step_timings"), target_file_mb=mb)
+    io.write_table(
+        lagging, table("lagging_steps"), schemas.load("lagging_steps"), target_file_mb=mb
+    )
     spark.catalog.clearCache()
     _, alerts = find_alerts(
         events, catalog=catalog, roster=roster, config=config.monitor, time_zone=tz
     )
-    io.write_table(alerts, table("alerts"), schemas.load("alerts"))
+    io.write_table(alerts, table("alerts"), schemas.load("alerts"), target_file_mb=mb)
     spark.catalog.clearCache()
     written = spark.read.parquet(table("lagging_steps"))
     return {

@@ -68,7 +68,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
         apps, events, catalog=opt("catalog"), lagging_steps=opt("lagging_steps"),
         config=config.scorecards, time_zone=tz, as_of=as_of, config_hash=config.hash(),
     )  # fmt: skip
-    write_scorecards(spark, result, table)
+    write_scorecards(spark, result, table, target_file_mb=config.output.target_file_mb)
     spark.catalog.clearCache()
     return result.manifest
 

@@ -194,6 +194,47 @@ def test_a_failed_partition_overwrite_keeps_the_old_partitions(spark, tmp_path: 
     ]
 
 
+def _quarantine_rows(spark, batch: str, n: int):
+    from pyspark.sql import functions as F
+
+    return spark.range(n).select(
+        F.lit("r").alias("reason"),
+        F.array(F.lit("r")).alias("reasons"),
+        F.col("id").cast("string").alias("detail"),
+        F.lit("s").alias("source"),
+        F.lit("f").alias("source_file"),
+        F.lit("{}").alias("values"),
+        F.lit("events").alias("table"),
+        F.lit(batch).alias("batch"),
+    )
+
+
+def _rows_per_file(folder: Path) -> list[int]:
+    import pyarrow.parquet as pq
+
+    return sorted(pq.ParquetFile(f).metadata.num_rows for f in folder.glob("*.parquet"))
+
+
+def test_files_are_cut_at_the_configured_target_size(spark, tmp_path: Path) -> None:
+    """Issue 22: output.target_file_mb sets the rows a file holds (from the contract's column
+    count); a partition above it is several files, one below it is one file."""
+    from visitonce import schemas
+
+    contract = schemas.load("quarantine")
+    per_file = io.rows_per_file(contract, target_file_mb=1)
+    assert per_file == 2**20 // (io.BYTES_PER_VALUE * len(contract.columns))
+    assert io.rows_per_file(contract, target_file_mb=128) == 128 * per_file
+    n = 2 * per_file + 1_000
+    io.write_table(
+        _quarantine_rows(spark, "b1", n), str(tmp_path / "q"), contract, target_file_mb=1
+    )
+    counts = _rows_per_file(tmp_path / "q" / "table=events" / "batch=b1")
+    assert sum(counts) == n
+    assert len(counts) == 3 and max(counts) <= per_file
+    io.write_table(_quarantine_rows(spark, "b1", n), str(tmp_path / "q"), contract)  # 128 MiB
+    assert _rows_per_file(tmp_path / "q" / "table=events" / "batch=b1") == [n]
+
+
 def test_the_next_write_repairs_what_a_killed_swap_left(spark, tmp_path: Path) -> None:
     """Killed between the swap's two renames: the table is aside as ``.__old-*`` and a partial
     staging copy lies beside it. The next write puts the old table back before replacing it."""

@@ -335,14 +335,15 @@ def bundles_cmd(
     from visitonce.spark import build_session
 
     bundles = bundles_config(config, min_count=min_count, window_days=window_days, segments=segment)
-    tz = load_config(config).ingest.time_zone
+    loaded = load_config(config)
+    tz = loaded.ingest.time_zone
     first = parse_local_date(start, flag="--start", time_zone=tz)
     stop = parse_local_date(end, flag="--end", time_zone=tz)
     with err.status("starting Spark") as status:
         spark = build_session(master=master)
         result = run_bundles(
             spark, warehouse=warehouse, out=out_dir, config=bundles, say=status.update,
-            start=first, end=stop,
+            start=first, end=stop, target_file_mb=loaded.output.target_file_mb,
         )  # fmt: skip
     scopes = ", ".join(f"{k} {v}" for k, v in sorted(result.get("by_scope", {}).items()))
     out.print(

@@ -457,6 +457,23 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class OutputConfig:
+    """How tables are written (visitonce.io.write_table)."""
+
+    # Target size of a written Parquet file, in MiB: a table or partition smaller than this is
+    # one file, a larger one is split into files of about this size (at most; see io.py for
+    # how rows and shuffle bytes are turned into file sizes).
+    target_file_mb: float = 128.0
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.target_file_mb <= 4096.0:
+            raise ConfigError(
+                f"output.target_file_mb: {self.target_file_mb} is out of range; use 1 to 4096 "
+                "(MiB; 128 suits HDFS blocks and object stores)"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole run configuration."""
 
@@ -468,6 +485,7 @@ class Config:
     demand: DemandConfig = field(default_factory=DemandConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     scorecards: ScorecardsConfig = field(default_factory=ScorecardsConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
@@ -510,6 +528,7 @@ def load_config(path: str | Path | None) -> Config:
         "demand": DemandConfig,
         "reports": ReportsConfig,
         "scorecards": ScorecardsConfig,
+        "output": OutputConfig,
     }
     unknown = set(raw) - set(sections)
     if unknown:

@@ -7,6 +7,8 @@ code works for local disks and object stores on a cluster.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from visitonce import columns as C
+from visitonce.config import OutputConfig
 from visitonce.mapping import SourceMapping
 from visitonce.schemas import Contract, check_schema, conform
 
@@ -322,8 +325,41 @@ def read_table_raw(spark: SparkSession, uri: str) -> RawInput:
     return read_raw(spark, uri, mapping=_SM(name="reference"))
 
 
-# Rows per written file at most: about 100-200 MB of Parquet for the events contract.
-ROWS_PER_FILE = 2_000_000
+# Parquet bytes per value (one column of one row), an upper estimate measured on the generated
+# city (50k events over 31 days, whole pipeline): events 72 B a row over 23 columns (3.1 B a
+# value), applications 53 over 21 (2.5), step_timings 58 over 26 (2.2), in files of 1,600 to
+# 25,000 rows (larger files compress better). Rounded up, so files stay under the target.
+BYTES_PER_VALUE = 4
+# Shuffle bytes (what adaptive execution sizes a write's tasks by) per Parquet byte written:
+# 2.4 measured on step_timings; 2, so a task's output stays under the target too.
+SHUFFLE_BYTES_PER_FILE_BYTE = 2
+
+
+def rows_per_file(contract: Contract, *, target_file_mb: float) -> int:
+    """Rows in a file of about ``target_file_mb`` MiB of the contract's table: the target over
+    an estimate of a row's bytes from its column count (at least 10,000 rows)."""
+    row_bytes = BYTES_PER_VALUE * len(contract.columns)
+    return max(10_000, int(target_file_mb * 2**20 / row_bytes))
+
+
+@contextmanager
+def _tasks_sized_to(spark: SparkSession, target_file_mb: float) -> Iterator[None]:
+    """Adaptive execution sizes the write's shuffle partitions to the file target (not to the
+    cores, its default), for the duration of one write; the session's settings are restored."""
+    settings = {
+        "spark.sql.adaptive.advisoryPartitionSizeInBytes": str(
+            int(target_file_mb * 2**20 * SHUFFLE_BYTES_PER_FILE_BYTE)
+        ),
+        "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
+    }
+    before = {k: spark.conf.get(k) for k in settings}
+    for k, v in settings.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            spark.conf.set(k, v)
 
 
 def write_table(
@@ -332,8 +368,10 @@ def write_table(
     contract: Contract,
     *,
     mode: str = "overwrite",
+    target_file_mb: float = OutputConfig.target_file_mb,
 ) -> None:
-    """Write a table that conforms to its contract (checked before writing), safely.
+    """Write a table that conforms to its contract (checked before writing), safely, in files
+    sized to the data: about ``target_file_mb`` MiB each at most (config ``output``).
 
     Partitioned tables are written with dynamic partition overwrite: exactly the partitions
     present in ``df`` are replaced, through Spark's staging directory, so reruns and backfills
@@ -346,35 +384,43 @@ def write_table(
     if problems:  # pragma: no cover - conform makes this unreachable unless a contract is wrong
         raise ValueError("; ".join(problems))
     if contract.partition_by:
-        # One task per partition value (a day of events, a batch of quarantine), so each
-        # partition is written as one file, or as files of ROWS_PER_FILE rows when it is large,
-        # instead of one small file per shuffle partition (a day of 5k rows was 200 files).
-        out = out.repartition(*[F.col(c) for c in contract.partition_by])
+        # Rebalanced by the partition columns before writing: adaptive execution merges small
+        # tasks and splits large ones by the bytes they really hold, so a partition stays in
+        # one task (one file: a day of 5k events was 200 files) unless it is larger than the
+        # target. maxRecordsPerFile caps a file where a task still holds more.
+        out = out.hint("rebalance", *contract.partition_by)
     writer = (
         out.write.mode(mode)
         .option("partitionOverwriteMode", "dynamic")
-        .option("maxRecordsPerFile", ROWS_PER_FILE)
+        .option("maxRecordsPerFile", rows_per_file(contract, target_file_mb=target_file_mb))
     )
-    if contract.partition_by:
-        writer.partitionBy(*contract.partition_by).parquet(uri)
-        return
-    if mode != "overwrite":
-        writer.parquet(uri)
-        return
-    import uuid
+    spark = out.sparkSession
+    with _tasks_sized_to(spark, target_file_mb):
+        if contract.partition_by:
+            writer.partitionBy(*contract.partition_by).parquet(uri)
+            return
+        if mode != "overwrite":
+            writer.parquet(uri)
+            return
+        import uuid
 
-    _recover(out.sparkSession, uri.rstrip("/"))
-    staging = f"{uri.rstrip('/')}.__staging-{uuid.uuid4().hex[:12]}"
-    try:
-        writer.parquet(staging)
-    except Exception:
-        _delete(out.sparkSession, staging)
-        raise
-    _swap(out.sparkSession, staging, uri.rstrip("/"))
+        _recover(spark, uri.rstrip("/"))
+        staging = f"{uri.rstrip('/')}.__staging-{uuid.uuid4().hex[:12]}"
+        try:
+            writer.parquet(staging)
+        except Exception:
+            _delete(spark, staging)
+            raise
+    _swap(spark, staging, uri.rstrip("/"))
 
 
 def write_partition(
-    df: DataFrame, uri: str, contract: Contract, *, partition: dict[str, Any]
+    df: DataFrame,
+    uri: str,
+    contract: Contract,
+    *,
+    partition: dict[str, Any],
+    target_file_mb: float = OutputConfig.target_file_mb,
 ) -> int:
     """Write the rows of one partition of a partitioned table (``partition``: its column ->
     value) and return how many there were. With no rows the partition is removed, so a rerun
@@ -382,7 +428,7 @@ def write_partition(
     replaces the partitions it writes)."""
     n = df.count()
     if n or not exists(df.sparkSession, uri):  # a first, empty write still creates the table
-        write_table(df, uri, contract)
+        write_table(df, uri, contract, target_file_mb=target_file_mb)
     else:
         drop_partition(df.sparkSession, uri, partition)
     return n

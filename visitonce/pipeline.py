@@ -236,11 +236,17 @@ def _ingest_reference(
     ).persist(StorageLevel.MEMORY_AND_DISK)
     per = _counts(ingest.summarize_status(tagged).collect())
     files = _reconcile(name, _rows_in(raw.df), per)
-    io.write_table(ingest.to_clean(tagged), req.table(name), schemas.load(name))
+    io.write_table(
+        ingest.to_clean(tagged),
+        req.table(name),
+        schemas.load(name),
+        target_file_mb=req.config.output.target_file_mb,
+    )
     io.write_table(
         ingest.to_quarantine(tagged, table=name, batch=batch),
         req.table("quarantine"),
         schemas.load("quarantine"),
+        target_file_mb=req.config.output.target_file_mb,
     )
     tagged.unpersist()
     totals = {k: sum(f[k] for f in files) for k in ("rows_in", "rows_clean", "rows_quarantined")}
@@ -258,7 +264,12 @@ def _ingest_reference(
 def _derive_catalog(spark: SparkSession, req: RunRequest, clean: DataFrame) -> dict[str, Any]:
     """Without a catalog: write one derived from this run's clean events (its items and their
     departments); what only a real catalog knows is null and reported as unavailable."""
-    io.write_table(ingest.to_derived_catalog(clean), req.table("catalog"), schemas.load("catalog"))
+    io.write_table(
+        ingest.to_derived_catalog(clean),
+        req.table("catalog"),
+        schemas.load("catalog"),
+        target_file_mb=req.config.output.target_file_mb,
+    )
     n = spark.read.parquet(req.table("catalog")).count()
     return {
         "derived": True,
@@ -310,11 +321,17 @@ def run_ingest(
         say("writing clean events and quarantine")
         clean = ingest.to_clean(tagged)
         dates = [r[0] for r in clean.select(C.EVENT_DATE).distinct().collect()]
-        io.write_table(clean, req.table("events"), schemas.load("events"))
+        io.write_table(
+            clean,
+            req.table("events"),
+            schemas.load("events"),
+            target_file_mb=req.config.output.target_file_mb,
+        )
         io.write_table(
             ingest.to_quarantine(tagged, table="events", batch=batch),
             req.table("quarantine"),
             schemas.load("quarantine"),
+            target_file_mb=req.config.output.target_file_mb,
         )
         if not req.catalog:
             say("deriving the catalog from the events (no --catalog)")
@@ -367,7 +384,12 @@ def run_applications(spark: SparkSession, req: RunRequest, *, timer: Timer) -> i
             time_zone=req.config.ingest.time_zone,
             as_of=req.as_of,
         )
-        io.write_table(apps, req.table("applications"), schemas.load("applications"))
+        io.write_table(
+            apps,
+            req.table("applications"),
+            schemas.load("applications"),
+            target_file_mb=req.config.output.target_file_mb,
+        )
         return spark.read.parquet(req.table("applications")).count()
 
 

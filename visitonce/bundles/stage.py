@@ -36,7 +36,7 @@ from visitonce.bundles.select import (
     to_reported,
     to_segment_itemsets,
 )
-from visitonce.config import BundlesConfig
+from visitonce.config import BundlesConfig, OutputConfig
 
 if TYPE_CHECKING:
     from visitonce.pipeline import StageContext
@@ -194,6 +194,7 @@ def run_bundles(
     say: Progress | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    target_file_mb: float = OutputConfig.target_file_mb,
 ) -> dict[str, Any]:
     """Mine ``<warehouse>/applications`` applied for in [start, end) (local dates) and write
     the three tables under ``out`` (default: the warehouse), in the partition of the period's
@@ -236,13 +237,13 @@ def run_bundles(
     period = [F.lit(first).cast("date").alias("period_start"), F.lit(last).alias("period_end")]
     bundles = mined.bundles.select("*", *period).persist(StorageLevel.MEMORY_AND_DISK)
     previous = _previous(spark, uris["bundles"], before=last)
-    part = {"period_end": last}
-    io.write_partition(bundles, uris["bundles"], schemas.load("bundles"), partition=part)
+    part: dict[str, Any] = {"partition": {"period_end": last}, "target_file_mb": target_file_mb}
+    io.write_partition(bundles, uris["bundles"], schemas.load("bundles"), **part)
     io.write_partition(
         mined.associations.withColumn("period_end", F.lit(last)),
         uris["item_associations"],
         schemas.load("item_associations"),
-        partition=part,
+        **part,
     )
     if previous is not None:
         changes = to_bundle_changes(
@@ -252,9 +253,7 @@ def run_bundles(
         changes = to_bundle_changes(
             bundles, bundles.limit(0), tolerance=config.change_tolerance, period_end=last
         )
-    io.write_partition(
-        changes, uris["bundle_changes"], schemas.load("bundle_changes"), partition=part
-    )
+    io.write_partition(changes, uris["bundle_changes"], schemas.load("bundle_changes"), **part)
     by_scope = {r[SCOPE]: int(r["count"]) for r in bundles.groupBy(SCOPE).count().collect()}
     change_counts = {
         r["change"]: int(r["count"]) for r in changes.groupBy("change").count().collect()
@@ -315,7 +314,7 @@ def bundles_stage(ctx: StageContext) -> dict[str, Any] | None:
     with ctx.timer.stage("bundles"):
         result = run_bundles(
             ctx.spark, warehouse=ctx.req.out, config=ctx.req.config.bundles, say=ctx.say,
-            end=end,
+            end=end, target_file_mb=ctx.req.config.output.target_file_mb,
         )  # fmt: skip
     ctx.outputs.update(result.pop("outputs", {}))
     return result

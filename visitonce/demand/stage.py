@@ -191,7 +191,12 @@ def demand_stage(ctx: Any) -> dict[str, Any]:
         for name in TABLES:
             if name not in tables:
                 continue
-            io.write_table(tables[name], req.table(name), schemas.load(name))
+            io.write_table(
+                tables[name],
+                req.table(name),
+                schemas.load(name),
+                target_file_mb=req.config.output.target_file_mb,
+            )
             ctx.outputs[name] = req.table(name)
             rows[name] = spark.read.parquet(req.table(name)).count()
         spark.catalog.clearCache()

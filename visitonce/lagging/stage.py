@@ -76,13 +76,15 @@ def lagging_stage(ctx: Any) -> dict[str, Any]:
             time_zone=req.config.ingest.time_zone,
             as_of=req.as_of,
         )
-        io.write_table(steps, req.table("step_timings"), schemas.load("step_timings"))
-        io.write_table(lagging, req.table("lagging_steps"), schemas.load("lagging_steps"))
+        mb = req.config.output.target_file_mb
+        for name, df in (("step_timings", steps), ("lagging_steps", lagging)):
+            io.write_table(df, req.table(name), schemas.load(name), target_file_mb=mb)
         spark.catalog.clearCache()
         io.write_table(
             to_step_transitions(spark.read.parquet(req.table("step_timings"))),
             req.table("step_transitions"),
             schemas.load("step_transitions"),
+            target_file_mb=mb,
         )
         written = spark.read.parquet(req.table("lagging_steps"))
         counts = {r["status"]: int(r["count"]) for r in written.groupBy("status").count().collect()}

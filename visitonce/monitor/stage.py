@@ -89,10 +89,14 @@ def monitor_stage(ctx: Any) -> dict[str, Any]:
             config=req.config.monitor,
             time_zone=req.config.ingest.time_zone,
         )
+        mb = req.config.output.target_file_mb
         io.write_table(
-            calibration, req.table("monitor_baselines"), schemas.load("monitor_baselines")
+            calibration,
+            req.table("monitor_baselines"),
+            schemas.load("monitor_baselines"),
+            target_file_mb=mb,
         )
-        io.write_table(alerts, req.table("alerts"), schemas.load("alerts"))
+        io.write_table(alerts, req.table("alerts"), schemas.load("alerts"), target_file_mb=mb)
         n_windows = windows.count()
         windows.unpersist()
         written = spark.read.parquet(req.table("alerts"))

@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from visitonce import columns as C
-from visitonce.config import ScorecardsConfig
+from visitonce.config import OutputConfig, ScorecardsConfig
 from visitonce.scorecard import casemix as CM
 from visitonce.scorecard import composite, explain, kpis, shrink
 from visitonce.scorecard.equity import summarize_equity
@@ -308,17 +308,23 @@ def to_spark(spark: SparkSession, pdf: pd.DataFrame, table: str) -> DataFrame:
     return spark.createDataFrame(records, schema=schema, verifySchema=False)
 
 
-def write_scorecards(spark: SparkSession, result: ScorecardResult, table: Any) -> None:
+def write_scorecards(
+    spark: SparkSession,
+    result: ScorecardResult,
+    table: Any,
+    *,
+    target_file_mb: float = OutputConfig.target_file_mb,
+) -> None:
     """Write the four tables; ``table(name)`` gives a table's URI."""
     from visitonce import io, schemas
 
-    for name, pdf in (
-        ("scorecards", result.scorecards),
-        ("scorecard_kpis", result.kpis),
-        ("scorecard_explanations", result.explanations),
+    for name, df in (
+        ("scorecards", to_spark(spark, result.scorecards, "scorecards")),
+        ("scorecard_kpis", to_spark(spark, result.kpis, "scorecard_kpis")),
+        ("scorecard_explanations", to_spark(spark, result.explanations, "scorecard_explanations")),
+        ("scorecard_equity", result.equity),
     ):
-        io.write_table(to_spark(spark, pdf, name), table(name), schemas.load(name))
-    io.write_table(result.equity, table("scorecard_equity"), schemas.load("scorecard_equity"))
+        io.write_table(df, table(name), schemas.load(name), target_file_mb=target_file_mb)
 
 
 def scorecards_stage(ctx: Any) -> dict[str, Any]:
@@ -340,7 +346,7 @@ def scorecards_stage(ctx: Any) -> dict[str, Any]:
             as_of=req.as_of,
             config_hash=req.config.hash(),
         )
-        write_scorecards(spark, result, req.table)
+        write_scorecards(spark, result, req.table, target_file_mb=req.config.output.target_file_mb)
         spark.catalog.clearCache()
         for t in TABLES:
             ctx.outputs[t] = req.table(t)
