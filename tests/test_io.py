@@ -235,6 +235,28 @@ def test_files_are_cut_at_the_configured_target_size(spark, tmp_path: Path) -> N
     assert _rows_per_file(tmp_path / "q" / "table=events" / "batch=b1") == [n]
 
 
+def test_an_unpartitioned_table_is_one_file_until_it_outgrows_the_target(
+    spark, tmp_path: Path
+) -> None:
+    """Issue 22: a small table spread over many tasks is written as one file, a large one as
+    files of at most the target's rows."""
+    from visitonce import schemas
+
+    contract = schemas.load("catalog")
+    small = _catalog_rows(spark, [f"S{i}" for i in range(46)]).repartition(16)
+    io.write_table(small, str(tmp_path / "catalog"), contract)
+    assert _rows_per_file(tmp_path / "catalog") == [46]
+    per_file = io.rows_per_file(contract, target_file_mb=1)
+    n = 2 * per_file + 1_000
+    big = spark.range(n).selectExpr(
+        "concat('S', id) AS service_item", "concat('item ', id) AS item_name",
+        "'D' AS department", "1 AS complexity", "1 AS time_limit_days", "true AS online_capable",
+    ).repartition(16)  # fmt: skip
+    io.write_table(big, str(tmp_path / "big"), contract, target_file_mb=1)
+    counts = _rows_per_file(tmp_path / "big")
+    assert sum(counts) == n and len(counts) >= 3 and max(counts) <= per_file
+
+
 def test_the_next_write_repairs_what_a_killed_swap_left(spark, tmp_path: Path) -> None:
     """Killed between the swap's two renames: the table is aside as ``.__old-*`` and a partial
     staging copy lies beside it. The next write puts the old table back before replacing it."""

@@ -313,10 +313,15 @@ def test_file_alerts_name_the_files_mostly_quarantined() -> None:
 
 def test_each_partition_is_written_as_one_file(world) -> None:
     """Issue 22: a day of events (about 1,400 rows here) is one Parquet file, not one per shuffle
-    partition; so is each quarantine partition."""
+    partition; so is each quarantine partition, and each small unpartitioned table."""
     out = Path(world["req"].out)
     days = sorted((out / "events").glob("event_date=*"))
     assert len(days) >= 14
-    for part in days + sorted((out / "quarantine").glob("table=*/batch=*")):
+    # unpartitioned: the reference tables, applications and every analytic table
+    tables = [t for t in out.iterdir() if t.is_dir() and list(t.glob("*.parquet"))]
+    assert {"catalog", "roster", "applications", "step_timings", "scorecards"} <= {
+        t.name for t in tables
+    }
+    for part in days + sorted((out / "quarantine").glob("table=*/batch=*")) + tables:
         files = list(part.glob("*.parquet"))
         assert len(files) == 1, (part.name, len(files))

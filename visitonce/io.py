@@ -383,12 +383,13 @@ def write_table(
     problems = check_schema(out, contract)
     if problems:  # pragma: no cover - conform makes this unreachable unless a contract is wrong
         raise ValueError("; ".join(problems))
-    if contract.partition_by:
-        # Rebalanced by the partition columns before writing: adaptive execution merges small
-        # tasks and splits large ones by the bytes they really hold, so a partition stays in
-        # one task (one file: a day of 5k events was 200 files) unless it is larger than the
-        # target. maxRecordsPerFile caps a file where a task still holds more.
-        out = out.hint("rebalance", *contract.partition_by)
+    # Rebalanced before writing: adaptive execution merges small tasks and splits large ones
+    # by the bytes they really hold, so a small table is one file (a 46-row catalog was 16) and
+    # a large one several under the target; rebalanced by the partition columns, a partition
+    # stays in one task (one file: a day of 5k events was 200 files) unless it is larger than
+    # the target. maxRecordsPerFile caps a file where a task still holds more. Without adaptive
+    # execution (on by default) a table is one file per shuffle partition.
+    out = out.hint("rebalance", *contract.partition_by)
     writer = (
         out.write.mode(mode)
         .option("partitionOverwriteMode", "dynamic")
