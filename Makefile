@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python bench/lagging.py --events 1000000
 	$(BIN)/python bench/xes.py
 	$(BIN)/python bench/steps.py
+	$(BIN)/python bench/file_sizes.py
 
 clean:
 	rm -rf demo-out .pytest_cache

@@ -343,15 +343,24 @@ def rows_per_file(contract: Contract, *, target_file_mb: float) -> int:
 
 
 @contextmanager
-def _tasks_sized_to(spark: SparkSession, target_file_mb: float) -> Iterator[None]:
-    """Adaptive execution sizes the write's shuffle partitions to the file target (not to the
-    cores, its default), for the duration of one write; the session's settings are restored."""
+def _tasks_sized_to(
+    spark: SparkSession, target_file_mb: float, *, partitioned: bool
+) -> Iterator[None]:
+    """Adaptive execution splits the write's shuffle partitions at the file target, for the
+    duration of one write; the session's settings are restored.
+
+    An unpartitioned table's tasks are also merged up to the target (not to the cores, the
+    default), since each task writes a file. A partitioned table's are merged to the cores as
+    usual: a partition is in one task whatever the merging, and a long history of small days
+    is written by every core (four years of 34-row days: 15 s instead of 23 s on 2 cores).
+    """
     settings = {
         "spark.sql.adaptive.advisoryPartitionSizeInBytes": str(
             int(target_file_mb * 2**20 * SHUFFLE_BYTES_PER_FILE_BYTE)
         ),
-        "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
     }
+    if not partitioned:
+        settings["spark.sql.adaptive.coalescePartitions.parallelismFirst"] = "false"
     before = {k: spark.conf.get(k) for k in settings}
     for k, v in settings.items():
         spark.conf.set(k, v)
@@ -396,7 +405,7 @@ def write_table(
         .option("maxRecordsPerFile", rows_per_file(contract, target_file_mb=target_file_mb))
     )
     spark = out.sparkSession
-    with _tasks_sized_to(spark, target_file_mb):
+    with _tasks_sized_to(spark, target_file_mb, partitioned=bool(contract.partition_by)):
         if contract.partition_by:
             writer.partitionBy(*contract.partition_by).parquet(uri)
             return

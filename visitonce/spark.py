@@ -56,6 +56,9 @@ def build_session(
             "VISITONCE_SHUFFLE_PARTITIONS", "16"
         )
         settings["spark.driver.memory"] = os.environ.get("VISITONCE_DRIVER_MEMORY", "4g")
+        # List a table's partition folders on the driver: past 32 folders Spark lists them in
+        # a job, 3 ms a folder here (four years of daily events/: 4.6 s instead of 0.3 s).
+        settings["spark.sql.sources.parallelPartitionDiscovery.threshold"] = "100000"
         settings["spark.ui.enabled"] = "false"
     settings.update(conf or {})
     for key, value in settings.items():
