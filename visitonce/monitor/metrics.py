@@ -150,9 +150,13 @@ def to_metric_series(windows: DataFrame, *, time_zone: str, window_minutes: int)
     long = long.where(F.col(VALUE).isNotNull())
     active = windows.select(*SERIES, DAYTYPE, SLOT).distinct()
     dates = windows.select(LOCAL_DATE, DAYTYPE).distinct()
+    seen = windows.select(*[F.col(k).alias(f"_{k}") for k in keys], *context)
+    # null-safe: remote series have no centre, and a plain join would never find their windows
+    on = [F.col(k).eqNullSafe(F.col(f"_{k}")) for k in keys]
     filled = (
         active.join(dates, DAYTYPE)
-        .join(windows.select(*keys, *context), keys, "left")
+        .join(seen, on, "left")
+        .drop(*[f"_{k}" for k in keys])
         .withColumn(METRIC, F.lit("arrivals"))
         .withColumn("arrivals", F.coalesce(F.col("arrivals"), F.lit(0.0)))
         .withColumn(VALUE, F.col("arrivals"))
