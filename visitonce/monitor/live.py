@@ -30,6 +30,7 @@ import json
 import math
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,9 @@ ALERTS_TABLE = "alerts_live"
 DELIVERIES_TABLE = "alerts_live_deliveries"
 SLOTS_TABLE = "monitor_slots"
 STATE_DIR = "recent"  # under the checkpoint: one folder per micro-batch, the last ones kept
+FIRST = "_first_step"  # a recent row is its application's first step (first seen by the watcher)
+FIRST_AT = "_first_at"
+APPS_DAYS = 30  # applications remembered (their first step's time) for this many days
 SENT, FAILED, GAVE_UP = "sent", "failed", "gave_up"
 
 Say = Callable[[str], None]
@@ -139,6 +143,7 @@ class Watcher:
     def process(self, files: DataFrame, batch_id: int) -> None:
         """``foreachBatch`` body: the batch's new files -> state, judged windows, alerts, sent."""
         paths = sorted(r[0] for r in files.select("path").distinct().collect())
+        t0 = time.perf_counter()
         with self.lock:
             result = BatchResult(batch_id=batch_id, files=len(paths))
             recent, meta = self._load_state(batch_id)
@@ -155,7 +160,7 @@ class Watcher:
                 f"{result.rows_quarantined} quarantined, {result.rows_duplicate} duplicate, "
                 f"{result.rows_late} late; event time {result.event_time}; "
                 f"{result.alerts_new} new alert(s), {result.alerts_updated} update(s); "
-                f"{result.sent} sent, {result.failed} failed"
+                f"{result.sent} sent, {result.failed} failed; took {time.perf_counter() - t0:.1f} s"
             )
 
     def _state_root(self) -> str:
@@ -164,6 +169,7 @@ class Watcher:
     def _load_state(self, batch_id: int) -> tuple[DataFrame | None, dict[str, Any]]:
         """The state the previous committed batch left (a replayed batch starts from it)."""
         root = self._state_root()
+        self.apps = None
         if not io.exists(self.spark, root):
             return None, {}
         ids = []
@@ -181,6 +187,8 @@ class Watcher:
             meta["event_time"] = dt.datetime.fromisoformat(meta["event_time"])
         data = io.join_uri(last, "events")
         recent = self.spark.read.parquet(data) if io.has_data(self.spark, data) else None
+        apps = io.join_uri(last, "applications")
+        self.apps = self.spark.read.parquet(apps) if io.has_data(self.spark, apps) else None
         return recent, meta
 
     def _save_state(self, batch_id: int, recent: DataFrame | None, meta: dict[str, Any]) -> None:
@@ -188,6 +196,9 @@ class Watcher:
         here = io.join_uri(root, f"batch={batch_id}")
         if recent is not None:
             recent.coalesce(1).write.mode("overwrite").parquet(io.join_uri(here, "events"))
+        if self.apps is not None:
+            apps = io.join_uri(here, "applications")
+            self.apps.coalesce(1).write.mode("overwrite").parquet(apps)
         text = json.dumps(
             {
                 **meta,
@@ -255,9 +266,20 @@ class Watcher:
         out.rows_duplicate = counts.get(ingest.DUPLICATE, 0) + held
         out.rows_clean = counts.get(ingest.CLEAN, 0) - out.rows_late - held
         merged = clean if recent is None else recent.unionByName(clean)
+        # each application's first step as the watcher saw it: a later step of an application
+        # whose first step left the horizon is no new arrival
+        firsts = clean.groupBy(C.APPLICATION_ID).agg(F.min(at).alias(FIRST_AT))
+        if self.apps is not None:
+            firsts = (
+                firsts.unionByName(self.apps)
+                .groupBy(C.APPLICATION_ID)
+                .agg(F.min(FIRST_AT).alias(FIRST_AT))
+            )
         if event_time is not None:
             horizon = dt.timedelta(hours=self.cfg.live_horizon_hours)
             merged = merged.where(at >= F.lit(event_time - horizon))
+            firsts = firsts.where(F.col(FIRST_AT) >= F.lit(event_time - dt.timedelta(APPS_DAYS)))
+        self.apps = firsts.localCheckpoint()
         merged = merged.localCheckpoint()
         meta = {
             **meta,
@@ -272,9 +294,16 @@ class Watcher:
     def _windows(self, recent: DataFrame, minutes: int, event_time: dt.datetime) -> pd.DataFrame:
         """Complete windows of ``minutes`` (end at or before the event time) of the recent
         events, with each series' usual arrivals; pandas (a few hundred rows)."""
+        at = F.coalesce(F.col(C.ARRIVED_AT), F.col(C.STARTED_AT))
+        if self.apps is None:
+            marked = recent.withColumn(FIRST, F.lit(True))
+        else:
+            marked = recent.join(self.apps, C.APPLICATION_ID, "left").withColumn(
+                FIRST, F.coalesce(at <= F.col(FIRST_AT), F.lit(False))
+            )
         w = M.to_window_metrics(
-            recent, catalog=self.catalog, roster=self.roster, time_zone=self.tz,
-            window_minutes=minutes,
+            marked, catalog=self.catalog, roster=self.roster, time_zone=self.tz,
+            window_minutes=minutes, first_step=FIRST,
         )  # fmt: skip
         pdf = w.where(F.col(M.WINDOW_END) <= F.lit(event_time)).toPandas()
         if pdf.empty:
