@@ -590,10 +590,9 @@ class Watcher:
                     }
                 )  # fmt: skip
         if queued:
-            log = (
-                pd.DataFrame(queued)
-                if log.empty
-                else pd.concat([log, pd.DataFrame(queued)], ignore_index=True)
+            parts = [f.dropna(axis=1, how="all") for f in (log, pd.DataFrame(queued))]
+            log = pd.concat([p for p in parts if not p.empty], ignore_index=True).reindex(
+                columns=schemas.load(DELIVERIES_TABLE).names
             )
             log = log.drop_duplicates(["alert_id", "version", "recipient"], keep="first")
             self._write(DELIVERIES_TABLE, log)
