@@ -133,12 +133,31 @@ class Watcher:
             )
         self.catalog = self._reference("catalog")
         self.roster = self._reference("roster")
+        self.seed = self._known_applications()
+        self.apps: DataFrame | None = None
 
     # -- the micro-batch ------------------------------------------------------------------------
 
     def _reference(self, name: str) -> DataFrame | None:
         uri = self.uri[name]
         return self.spark.read.parquet(uri).cache() if io.has_data(self.spark, uri) else None
+
+    def _known_applications(self) -> DataFrame | None:
+        """Applications the warehouse already holds (their first step's time), from the last
+        ``APPS_DAYS`` days of its history: a live step of one of them (a reply, a delivery) is no
+        new arrival, though the watcher never saw its first step."""
+        uri = io.join_uri(self.req.warehouse, "applications")
+        if not io.has_data(self.spark, uri):
+            return None
+        apps = self.spark.read.parquet(uri)
+        last = apps.agg(F.max(C.APPLIED_AT)).first()[0]
+        if last is None:
+            return None
+        return (
+            apps.where(F.col(C.APPLIED_AT) >= F.lit(last - dt.timedelta(APPS_DAYS)))
+            .select(C.APPLICATION_ID, F.col(C.APPLIED_AT).alias(FIRST_AT))
+            .localCheckpoint()
+        )
 
     def process(self, files: DataFrame, batch_id: int) -> None:
         """``foreachBatch`` body: the batch's new files -> state, judged windows, alerts, sent."""
@@ -169,7 +188,7 @@ class Watcher:
     def _load_state(self, batch_id: int) -> tuple[DataFrame | None, dict[str, Any]]:
         """The state the previous committed batch left (a replayed batch starts from it)."""
         root = self._state_root()
-        self.apps = None
+        self.apps = self.seed
         if not io.exists(self.spark, root):
             return None, {}
         ids = []
@@ -640,8 +659,22 @@ class Watcher:
         for c in contract.columns:
             if c.type == "timestamp":
                 pdf[c.name] = pd.to_datetime(pdf[c.name]).astype("datetime64[us]")
-        df = self.spark.createDataFrame(pdf, schema=schemas.spark_schema(contract))
+        rows = [tuple(_py(v) for v in r) for r in pdf.itertuples(index=False, name=None)]
+        df = self.spark.createDataFrame(rows, schema=schemas.spark_schema(contract))
         io.write_table(df.coalesce(1), self.uri[table], contract)
+
+
+def _py(v: Any) -> Any:
+    """A pandas cell as the plain Python value Spark's row path takes (NaN/NaT -> None)."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_py(x) for x in v]
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
 
 
 def make_watch_request(
