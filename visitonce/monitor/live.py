@@ -416,31 +416,6 @@ class Watcher:
             return
         scored = pd.concat(judged, ignore_index=True)
         out.windows_judged = int(scored[M.WINDOW_START].nunique())
-        import os
-
-        if os.environ.get("VISITONCE_WATCH_DEBUG"):
-            top = scored.sort_values(D.SCORE, ascending=False).head(8)
-            print(
-                top[
-                    [
-                        M.WINDOW_START,
-                        "window_minutes",
-                        C.CENTER,
-                        C.CHANNEL,
-                        C.DEPARTMENT,
-                        M.METRIC,
-                        M.VALUE,
-                        M.N,
-                        "_med",
-                        "_scale",
-                        "n_history",
-                        D.SCORE,
-                        D.ANOMALOUS,
-                        D.MATERIAL,
-                        "threshold",
-                    ]
-                ].to_string()
-            )
         cand = scored[scored[D.ANOMALOUS] & scored[D.MATERIAL]].copy()
         if cand.empty:
             return
