@@ -248,6 +248,9 @@ def test_spike_reaches_the_official_before_two_more_hourly_files(
     alerts = spark.read.parquet(str(wh / "alerts_live")).toPandas()
     assert doc["doc"]["alert_id"] in set(alerts["alert_id"])
     city["sent_keys"] = {g["key"] for g in receiver.got}
+    # the watcher keeps the state of its last two micro-batches only
+    state = {p.name for p in (wh / "watch_checkpoint" / "recent").iterdir()}
+    assert len(state) == 2 and all(n.startswith("batch=") for n in state), state
     # a restart with nothing new sends nothing again
     sent = len(receiver.got)
     L.start(spark, req)

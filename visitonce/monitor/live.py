@@ -28,6 +28,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 import signal
 import threading
 import time
@@ -226,10 +227,10 @@ class Watcher:
         )
         io.write_text(self.spark, io.join_uri(here, "meta.json"), text)
         # keep this batch's state and the one before it (a replay needs only the previous)
-        fs_root = io.list_files(self.spark, root)
-        for part in {f.rsplit("/", 3)[-3] for f in fs_root if "/batch=" in f}:
-            if part.startswith("batch=") and int(part[6:]) < batch_id - 1:
-                io.drop_partition(self.spark, root, {"batch": int(part[6:])})
+        found = {int(m[1]) for f in io.list_files(self.spark, root)
+                 if (m := re.search(r"/batch=(\d+)/", f))}  # fmt: skip
+        for old in sorted(b for b in found if b < batch_id - 1):
+            io.drop_partition(self.spark, root, {"batch": old})
 
     def _ingest(
         self, paths: list[str], recent: DataFrame | None, meta: dict[str, Any], out: BatchResult
