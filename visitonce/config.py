@@ -270,8 +270,8 @@ class Contact:
             if want is None:
                 continue
             have = alert.get(key)
-            many = alert.get(f"{key}s") or alert.get("departments" if key == "department" else "")
-            if want != have and not (many and want in many):
+            many = alert.get(f"{key}s")  # every channel / department of the incident
+            if want != have and want not in (() if many is None else list(many)):
                 return False
         return True
 

@@ -16,10 +16,8 @@ from visitonce.mapping import load_mapping
 from visitonce.pipeline import RunRequest, run_pipeline
 
 
-@pytest.fixture(scope="module")
-def mined(tmp_path_factory, spark):
-    root = tmp_path_factory.mktemp("bundles")
-    truth = generate(root / "landing", n_events=40_000, seed=3, days=31, dirty=False)
+def _run(spark, root, truth, stages=None) -> dict:
+    """The pipeline over the city generated under ``root / "landing"``, into ``root / "out"``."""
     req = RunRequest(
         events=str(root / "landing" / "events"),
         out=str(root / "out"),
@@ -28,7 +26,14 @@ def mined(tmp_path_factory, spark):
         as_of=dt.datetime.fromisoformat(truth["period_end"]),
         catalog=str(root / "landing" / "catalog.csv"),
     )
-    manifest = run_pipeline(spark, req)
+    return run_pipeline(spark, req, stages=stages)
+
+
+@pytest.fixture(scope="module")
+def mined(tmp_path_factory, spark):
+    root = tmp_path_factory.mktemp("bundles")
+    truth = generate(root / "landing", n_events=40_000, seed=3, days=31, dirty=False)
+    manifest = _run(spark, root, truth)
     bundles = spark.read.parquet(str(root / "out" / "bundles"))
     return {"truth": truth, "manifest": manifest, "bundles": bundles.collect(), "root": root}
 
@@ -173,15 +178,7 @@ def hotspots(tmp_path_factory, spark):
     truth = generate(
         root / "landing", n_events=40_000, seed=5, days=31, dirty=False, multi_report_places=True
     )
-    req = RunRequest(
-        events=str(root / "landing" / "events"),
-        out=str(root / "out"),
-        mapping=load_mapping("canonical"),
-        key=b"bundles-test-key-0123456789",
-        as_of=dt.datetime.fromisoformat(truth["period_end"]),
-        catalog=str(root / "landing" / "catalog.csv"),
-    )
-    run_pipeline(spark, req, stages=["bundles"])
+    _run(spark, root, truth, stages=["bundles"])
     out = root / "out"
     return {
         "truth": truth["multi_report_places"],

@@ -286,7 +286,7 @@ def test_a_crash_mid_batch_then_a_restart_misses_nothing_and_sends_nothing_twice
         real = L.Watcher._deliver_pending
 
         def flaky(self: L.Watcher, out: L.BatchResult) -> None:
-            log = self._read_deliveries()
+            log = self._read(L.DELIVERIES_TABLE)
             pending = not log.empty and (log["status"] == L.FAILED).any()
             what = crashes.pop(0) if pending and crashes else None
             if what == "before_send":

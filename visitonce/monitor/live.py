@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from visitonce import columns as C
@@ -192,13 +192,7 @@ class Watcher:
         self.apps = self.seed
         if not io.exists(self.spark, root):
             return None, {}
-        ids = []
-        for f in io.list_files(self.spark, root):
-            name = f.rstrip("/").split("/")[-1]
-            if name == "meta.json":
-                part = f.rsplit("/", 2)[-2]
-                if part.startswith("batch=") and int(part[6:]) < batch_id:
-                    ids.append(int(part[6:]))
+        ids = [b for b in _state_batches(self.spark, root, complete=True) if b < batch_id]
         if not ids:
             return None, {}
         last = io.join_uri(root, f"batch={max(ids)}")
@@ -227,9 +221,7 @@ class Watcher:
         )
         io.write_text(self.spark, io.join_uri(here, "meta.json"), text)
         # keep this batch's state and the one before it (a replay needs only the previous)
-        found = {int(m[1]) for f in io.list_files(self.spark, root)
-                 if (m := re.search(r"/batch=(\d+)/", f))}  # fmt: skip
-        for old in sorted(b for b in found if b < batch_id - 1):
+        for old in sorted(b for b in _state_batches(self.spark, root) if b < batch_id - 1):
             io.drop_partition(self.spark, root, {"batch": old})
 
     def _ingest(
@@ -266,7 +258,7 @@ class Watcher:
             *[c for c in C.EVENT_COLUMNS if c not in (C.CITIZEN_ID, C.OFFICIAL, C.LOCATION)],
         ]
         clean = ingest.to_clean(tagged).select(*keep)
-        at = F.coalesce(F.col(C.ARRIVED_AT), F.col(C.STARTED_AT))
+        at = _arrival()
         event_time = meta.get("event_time")
         lateness = dt.timedelta(minutes=self.cfg.live_lateness_minutes)
         if event_time is not None:
@@ -314,7 +306,7 @@ class Watcher:
     def _windows(self, recent: DataFrame, minutes: int, event_time: dt.datetime) -> pd.DataFrame:
         """Complete windows of ``minutes`` (end at or before the event time) of the recent
         events, with each series' usual arrivals; pandas (a few hundred rows)."""
-        at = F.coalesce(F.col(C.ARRIVED_AT), F.col(C.STARTED_AT))
+        at = _arrival()
         if self.apps is None:
             marked = recent.withColumn(FIRST, F.lit(True))
         else:
@@ -429,12 +421,6 @@ class Watcher:
 
     # -- incidents and alerts -------------------------------------------------------------------
 
-    def _read_alerts(self) -> pd.DataFrame:
-        uri = self.uri[ALERTS_TABLE]
-        if not io.has_data(self.spark, uri):
-            return pd.DataFrame(columns=schemas.load(ALERTS_TABLE).names)
-        return self.spark.read.parquet(uri).toPandas()
-
     def _incidents(
         self,
         cand: pd.DataFrame,
@@ -443,7 +429,7 @@ class Watcher:
         out: BatchResult,
     ) -> None:
         gap = pd.Timedelta(minutes=60 * self.cfg.merge_gap_windows)
-        alerts = self._read_alerts()
+        alerts = self._read(ALERTS_TABLE)
         rows = {r["alert_id"]: r for r in alerts.to_dict("records")}
         changed: set[str] = set()
         for unit, g in cand.sort_values(M.WINDOW_START).groupby(AL.KEY):
@@ -542,18 +528,12 @@ class Watcher:
 
     # -- telling people -------------------------------------------------------------------------
 
-    def _read_deliveries(self) -> pd.DataFrame:
-        uri = self.uri[DELIVERIES_TABLE]
-        if not io.has_data(self.spark, uri):
-            return pd.DataFrame(columns=schemas.load(DELIVERIES_TABLE).names)
-        return self.spark.read.parquet(uri).toPandas()
-
     def _notify(
         self, rows: dict[str, dict], changed: set[str], event_time: dt.datetime, out: BatchResult
     ) -> None:
         """Queue a notification for each new alert, and for an update whose peak grew by
         ``live_update_ratio``, within ``live_max_per_unit_hour`` per unit (by event time)."""
-        log = self._read_deliveries()
+        log = self._read(DELIVERIES_TABLE)
         hour = pd.Timestamp(event_time) - pd.Timedelta(hours=1)
         queued = []
         for ident in sorted(changed, key=lambda i: rows[i]["first_seen"]):
@@ -594,7 +574,7 @@ class Watcher:
 
     def _deliver_pending(self, out: BatchResult) -> None:
         """Send every logged delivery that is neither sent nor given up; log each result."""
-        log = self._read_deliveries()
+        log = self._read(DELIVERIES_TABLE)
         if log.empty:
             return
         todo = log["status"] == FAILED
@@ -629,6 +609,14 @@ class Watcher:
             if result.sent or result.failed:
                 self.say(f"retried deliveries: {result.sent} sent, {result.failed} failed")
 
+    def _read(self, table: str) -> pd.DataFrame:
+        """A state table of the warehouse (alerts_live, the sent-log) in pandas; empty with the
+        contract's columns before the first write."""
+        uri = self.uri[table]
+        if not io.has_data(self.spark, uri):
+            return pd.DataFrame(columns=schemas.load(table).names)
+        return self.spark.read.parquet(uri).toPandas()
+
     def _write(self, table: str, pdf: pd.DataFrame) -> None:
         contract = schemas.load(table)
         pdf = pdf.reindex(columns=contract.names)
@@ -638,6 +626,22 @@ class Watcher:
         rows = [tuple(_py(v) for v in r) for r in pdf.itertuples(index=False, name=None)]
         df = self.spark.createDataFrame(rows, schema=schemas.spark_schema(contract))
         io.write_table(df.coalesce(1), self.uri[table], contract)
+
+
+def _state_batches(spark: SparkSession, root: str, *, complete: bool = False) -> set[int]:
+    """Micro-batch ids with a state folder under ``root``; ``complete``: only those whose
+    ``meta.json`` was written (it is written last)."""
+    found = set()
+    for f in io.list_files(spark, root):
+        m = re.search(r"/batch=(\d+)/(.*)$", f)
+        if m and (not complete or m[2] == "meta.json"):
+            found.add(int(m[1]))
+    return found
+
+
+def _arrival() -> Column:
+    """When a step reached its desk or queue: its arrival, else its start."""
+    return F.coalesce(F.col(C.ARRIVED_AT), F.col(C.STARTED_AT))
 
 
 def _py(v: Any) -> Any:

@@ -8,7 +8,6 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from visitonce import columns as C
 from visitonce.config import MonitorConfig
 from visitonce.monitor import alerts as AL
 from visitonce.monitor import detect, metrics
@@ -101,14 +100,13 @@ def to_slot_baselines(
     (median, robust scale, windows of history) with its unit's calibrated threshold, for
     ``visitonce watch`` to judge live windows with."""
     keys = [*metrics.SERIES, metrics.METRIC, metrics.DAYTYPE, metrics.SLOT]
-    unit = F.coalesce(F.col(C.CENTER), F.concat(F.lit("remote:"), F.col(C.CHANNEL)))
     slots = flagged.groupBy(*keys).agg(
         F.first(F.when(~F.isnan(detect.EXPECTED), F.col(detect.EXPECTED)), True).alias("expected"),
         F.first(detect.SCALE, True).alias("scale"),
         F.count(F.lit(1)).alias("n_history"),
     )
     return (
-        slots.withColumn(AL.KEY, unit)
+        slots.withColumn(AL.KEY, AL.unit_key())
         .join(F.broadcast(calibration.select(AL.KEY, "threshold")), AL.KEY, "left")
         .select(
             F.lit(window_minutes).alias("window_minutes"),
