@@ -37,6 +37,7 @@ def test_compose_has_the_airflow_and_spark_services() -> None:
         *AIRFLOW_SERVICES,
         "spark-master",
         "spark-worker",
+        "visitonce-watch",
     }
     commands = {s: services[s]["command"] for s in AIRFLOW_SERVICES}
     assert commands == {

@@ -1,4 +1,4 @@
-"""Command line: ``visitonce generate | run | demo`` (DESIGN.md §5).
+"""Command line: ``visitonce generate | run | bundles | watch | demo`` (DESIGN.md §5).
 
 Every failure a user can cause (a wrong argument, a missing file, an unknown mapping, no key)
 ends with one line on stderr that says what to do, and a non-zero exit code; set
@@ -350,6 +350,50 @@ def bundles_cmd(
         f"{result['bundles']:,} bundles ({scopes or 'none'}); changes: {result.get('changes')}"
     )
     out.print(f"outputs: {(out_dir or warehouse).rstrip('/')}/bundles")
+
+
+@app.command("watch")
+def watch_cmd(
+    events: Annotated[str, typer.Option("--events", help="Folder where event files land (URI).")],
+    warehouse: Annotated[
+        str, typer.Option("--warehouse", help="Warehouse of a run with monitor_slots/ (URI).")
+    ],
+    source: Annotated[
+        str,
+        typer.Option("--source", help="Source mapping: a built-in name or a mapping YAML path."),
+    ] = "canonical",
+    config: Annotated[str | None, typer.Option("--config", help="Config YAML file.")] = None,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="Catch-all recipient: a URL for JSON POSTs.")
+    ] = None,
+    trigger_seconds: Annotated[
+        float, typer.Option("--trigger-seconds", help="Seconds between looks at --events.")
+    ] = 30.0,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option("--checkpoint", help="Checkpoint (default <warehouse>/watch_checkpoint)."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Process what has landed, deliver, and exit.")
+    ] = False,
+    master: Annotated[str | None, typer.Option("--master", help="Spark master URL.")] = None,
+) -> None:
+    """Watch files as they land: live windows, alerts within minutes, recipients told."""
+    from visitonce.monitor.live import make_watch_request, start
+    from visitonce.spark import build_session
+
+    req = make_watch_request(
+        events=events, warehouse=warehouse, source=source, config_file=config, webhook=webhook,
+        trigger_seconds=trigger_seconds, checkpoint=checkpoint, once=once,
+    )  # fmt: skip
+    spark = build_session(master=master, app_name="visitonce-watch")
+    watcher = start(spark, req, say=lambda m: err.print(f"watch: {m}"))
+    sent = sum(r.sent for r in watcher.results)
+    raised = sum(r.alerts_new for r in watcher.results)
+    out.print(
+        f"{len(watcher.results)} batch(es), {raised} new alert(s), {sent} notification(s) sent; "
+        f"alerts: {req.warehouse.rstrip('/')}/alerts_live"
+    )
 
 
 @app.command("demo")

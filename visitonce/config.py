@@ -206,6 +206,95 @@ class MonitorConfig:
     merge_gap_windows: int = 2
     # At most this many alerts per day (highest scores first).
     max_alerts_per_day: int = 10
+    # visitonce watch (docs/real-time.md). Window lengths judged live; the batch stage stores
+    # slot baselines and thresholds for each (monitor_slots/). Empty: no live baselines.
+    live_window_minutes: tuple[int, ...] = (15, 60)
+    # A window is judged once the stream's event time has passed its end; rows that land more
+    # than this many minutes behind the stream's event time are late (counted, not judged).
+    live_lateness_minutes: float = 180.0
+    # Hours of recent events the watcher keeps (for windows, CUSUM and merging incidents).
+    live_horizon_hours: float = 6.0
+    # No storms: at most this many notifications per centre (or remote channel) per hour; an
+    # incident that goes on is re-notified only when its peak score grows by live_update_ratio.
+    live_max_per_unit_hour: int = 3
+    live_update_ratio: float = 1.5
+    # Who is told: rules matching a centre, channel or department (any given key must match;
+    # a rule without keys matches every alert), each with webhook URLs and e-mail addresses.
+    contacts: tuple[Contact, ...] = ()
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "visitonce@localhost"
+    # Delivery: attempts per round (exponential backoff from delivery_backoff_seconds); a
+    # delivery still failing is retried on the watcher's next rounds, up to delivery_rounds.
+    delivery_attempts: int = 3
+    delivery_backoff_seconds: float = 0.5
+    delivery_rounds: int = 20
+    delivery_timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        bad = [
+            k
+            for k, ok in {
+                "window_minutes": self.window_minutes >= 1,
+                "live_window_minutes": all(1 <= m <= 24 * 60 for m in self.live_window_minutes),
+                "live_lateness_minutes": self.live_lateness_minutes >= 0,
+                "live_horizon_hours": self.live_horizon_hours > 0,
+                "live_max_per_unit_hour": self.live_max_per_unit_hour >= 1,
+                "live_update_ratio": self.live_update_ratio > 1.0,
+                "delivery_attempts": self.delivery_attempts >= 1,
+                "delivery_rounds": self.delivery_rounds >= 1,
+            }.items()
+            if not ok
+        ]
+        if bad:
+            raise ConfigError(
+                f"monitor: out-of-range value(s) for {', '.join(bad)} (see docs/real-time.md)"
+            )
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A recipient rule of monitor.contacts: alerts of the matching centre / channel /
+    department go to these webhooks (JSON POST) and e-mail addresses."""
+
+    center: str | None = None
+    channel: str | None = None
+    department: str | None = None
+    webhooks: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    name: str | None = None
+
+    def matches(self, alert: dict[str, Any]) -> bool:
+        keys = {"center": self.center, "channel": self.channel, "department": self.department}
+        for key, want in keys.items():
+            if want is None:
+                continue
+            have = alert.get(key)
+            many = alert.get(f"{key}s")  # every channel / department of the incident
+            if want != have and want not in (() if many is None else list(many)):
+                return False
+        return True
+
+
+def contacts_from(values: Any, where: str) -> tuple[Contact, ...]:
+    """monitor.contacts from YAML: a list of mappings with the Contact fields."""
+    if values is None:
+        return ()
+    if not isinstance(values, list):
+        raise ConfigError(f"{where}: monitor.contacts must be a list of recipient rules")
+    out = []
+    known = {f.name for f in dataclasses.fields(Contact)}
+    for i, v in enumerate(values):
+        if not isinstance(v, dict) or set(v) - known:
+            raise ConfigError(
+                f"{where}: monitor.contacts[{i}] must be a mapping with keys among {sorted(known)}"
+            )
+        rule = {k: (tuple(str(x) for x in v[k] or ()) if k in ("webhooks", "emails") else v[k])
+                for k in v}  # fmt: skip
+        if not rule.get("webhooks") and not rule.get("emails"):
+            raise ConfigError(f"{where}: monitor.contacts[{i}] has no webhooks and no emails")
+        out.append(Contact(**rule))
+    return tuple(out)
 
 
 # Composite defaults of the scorecards (docs/methodology.md): floor = value scoring 0, target =
@@ -557,6 +646,13 @@ def load_config(path: str | Path | None) -> Config:
             for key in ("place_size_bands", "place_item_bands"):
                 if key in values:
                     values[key] = tuple(int(b) for b in values[key] or ())
+        if name == "monitor":
+            if "contacts" in values:
+                values["contacts"] = contacts_from(values["contacts"], f"{p}")
+            if "live_window_minutes" in values:
+                values["live_window_minutes"] = tuple(
+                    int(m) for m in values["live_window_minutes"] or ()
+                )
         if name == "monitor" and float(values.get("false_alarms_per_centre_week", 1.0)) <= 0:
             raise ConfigError(
                 f"config file {p}: monitor.false_alarms_per_centre_week must be > 0 (e.g. 1)"

@@ -131,13 +131,16 @@ class RawInput:
     format: str
 
 
-def read_raw(spark: SparkSession, uri: str, *, mapping: SourceMapping) -> RawInput:
-    """Read every row of a file / folder / glob as strings, keeping malformed rows.
+def read_raw(
+    spark: SparkSession, uri: str, *, mapping: SourceMapping, files: list[str] | None = None
+) -> RawInput:
+    """Read every row of a file / folder / glob (or only ``files`` under it) as strings,
+    keeping malformed rows.
 
     Every value stays a string here: typing happens in validation, where a value that does not
     parse is counted and quarantined instead of failing the job.
     """
-    files = list_files(spark, uri)
+    files = files or list_files(spark, uri)
     if not files:
         raise InputError(f"no input files at {uri}: check the path (a file, folder or glob)")
     fmt = detect_format(files, mapping.format)

@@ -16,10 +16,8 @@ from visitonce.mapping import load_mapping
 from visitonce.pipeline import RunRequest, run_pipeline
 
 
-@pytest.fixture(scope="module")
-def mined(tmp_path_factory, spark):
-    root = tmp_path_factory.mktemp("bundles")
-    truth = generate(root / "landing", n_events=40_000, seed=3, days=31, dirty=False)
+def _run(spark, root, truth, stages=None) -> dict:
+    """The pipeline over the city generated under ``root / "landing"``, into ``root / "out"``."""
     req = RunRequest(
         events=str(root / "landing" / "events"),
         out=str(root / "out"),
@@ -28,7 +26,14 @@ def mined(tmp_path_factory, spark):
         as_of=dt.datetime.fromisoformat(truth["period_end"]),
         catalog=str(root / "landing" / "catalog.csv"),
     )
-    manifest = run_pipeline(spark, req)
+    return run_pipeline(spark, req, stages=stages)
+
+
+@pytest.fixture(scope="module")
+def mined(tmp_path_factory, spark):
+    root = tmp_path_factory.mktemp("bundles")
+    truth = generate(root / "landing", n_events=40_000, seed=3, days=31, dirty=False)
+    manifest = _run(spark, root, truth)
     bundles = spark.read.parquet(str(root / "out" / "bundles"))
     return {"truth": truth, "manifest": manifest, "bundles": bundles.collect(), "root": root}
 
@@ -162,3 +167,47 @@ def test_a_period_is_mined_from_its_own_applications_and_rerun_in_place(
     assert sorted(r["change"] for r in changes.collect()) == ["dropped"] * len(early)
     backwards = ["--warehouse", warehouse, "--start", end, "--end", middle.isoformat()]
     assert job.main(backwards) == 2  # an empty interval is a user error
+
+
+@pytest.fixture(scope="module")
+def hotspots(tmp_path_factory, spark):
+    """A city with multi-report places (issue 23): hotspots where one problem draws many
+    reports, a planted co-location at the popular problem's hotspots, and a problem reported at
+    30% of all hotspots whatever their problem (a popular pair by chance only)."""
+    root = tmp_path_factory.mktemp("hotspots")
+    truth = generate(
+        root / "landing", n_events=40_000, seed=5, days=31, dirty=False, multi_report_places=True
+    )
+    _run(spark, root, truth, stages=["bundles"])
+    out = root / "out"
+    return {
+        "truth": truth["multi_report_places"],
+        "bundles": spark.read.parquet(str(out / "bundles")).collect(),
+        "pairs": spark.read.parquet(str(out / "item_associations"))
+        .where(F.col("scope") == "place")
+        .collect(),
+    }
+
+
+def test_a_co_location_at_multi_report_places_is_found(hotspots) -> None:
+    """The popular problem draws several reports per hotspot; the problem that comes with it is
+    still a place bundle, and its repeat reports show as reports per place."""
+    co = hotspots["truth"]["co_located"]
+    got = {(r["scope"], frozenset(r["items"])): r for r in hotspots["bundles"]}
+    r = got.get(("place", frozenset(co["items"])))
+    assert r is not None, f"the co-location {co['items']} at busy places was not found"
+    assert r["n_transactions"] >= 0.9 * co["n_places"]
+    assert r["q_value"] <= 0.01
+    lo, _hi = hotspots["truth"]["reports_per_place"]
+    assert r["reports_per_basket"] > lo, "repeat reports must stay visible per place"
+
+
+def test_a_popular_pair_at_multi_report_places_by_chance_is_not_found(hotspots) -> None:
+    """The popular problem and the problem every hotspot gets at 30% co-occur at many places,
+    by chance only: tested (it is frequent), never reported."""
+    pair = frozenset(hotspots["truth"]["independent"])
+    assert hotspots["truth"]["n_independent_with_popular"] >= 10  # frequent enough to test
+    for r in hotspots["bundles"]:
+        assert not pair <= set(r["items"]), r["items"]
+    tested = [r for r in hotspots["pairs"] if frozenset((r["item_a"], r["item_b"])) == pair]
+    assert tested and not tested[0]["significant"], tested

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -164,11 +164,14 @@ def _merge(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
     return run
 
 
+def unit_key() -> Column:
+    """The monitor unit of a row: its centre, or ``remote:<channel>`` without one."""
+    return F.coalesce(F.col(C.CENTER), F.concat(F.lit("remote:"), F.col(C.CHANNEL)))
+
+
 def candidates(anomalies: DataFrame) -> DataFrame:
     """Anomalous and material windows of ``detect.flag_anomalies`` output, with their unit."""
-    return anomalies.where(F.col(D.ANOMALOUS) & F.col(D.MATERIAL)).withColumn(
-        KEY, F.coalesce(F.col(C.CENTER), F.concat(F.lit("remote:"), F.col(C.CHANNEL)))
-    )
+    return anomalies.where(F.col(D.ANOMALOUS) & F.col(D.MATERIAL)).withColumn(KEY, unit_key())
 
 
 def calibrate(anomalies: DataFrame, *, config: MonitorConfig, history_weeks: float) -> DataFrame:

@@ -52,6 +52,7 @@ DIRECTION_COL = "direction"
 ANOMALOUS = "anomalous"
 CUSUM = "cusum"
 MATERIAL = "material"
+SCALE = "scale"  # the slot's robust scale (1.4826 x MAD, floored)
 
 
 def _schema(columns: T.StructType) -> T.StructType:
@@ -64,6 +65,7 @@ def _schema(columns: T.StructType) -> T.StructType:
             T.StructField(DIRECTION_COL, T.StringType()),
             T.StructField(ANOMALOUS, T.BooleanType()),
             T.StructField(MATERIAL, T.BooleanType()),
+            T.StructField(SCALE, T.DoubleType()),
         ]
     )
 
@@ -99,45 +101,68 @@ def _material(
     return np.ones(len(v), dtype=bool)
 
 
+def score(
+    pdf: pd.DataFrame,
+    *,
+    metric: str,
+    med: np.ndarray,
+    scale: np.ndarray,
+    count: np.ndarray,
+    config: MonitorConfig,
+) -> pd.DataFrame:
+    """Judge one series' windows (``pdf``, in time order) against their slots' baselines
+    (``med``, ``scale``, ``count`` = windows of history in the slot): adds ``expected, score,
+    cusum, direction, anomalous, material``. The batch stage passes baselines of the history
+    itself; ``visitonce watch`` those the batch stage stored (``monitor_slots/``)."""
+    v = pdf[M.VALUE].to_numpy(dtype=float)
+    z = (v - med) / scale
+    direction = DIRECTION[metric]
+    enough = count >= MIN_HISTORY
+    if metric != "arrivals":
+        enough &= pdf[M.N].to_numpy() >= config.min_window_cases
+    if direction == 0:
+        drop_ok = med >= config.min_expected_volume
+        bad = np.where((z < 0) & drop_ok, -z, np.maximum(z, 0.0))
+        label = np.where(z < 0, "low", "high")
+    else:
+        bad = np.maximum(direction * z, 0.0)
+        label = np.full(len(v), "high" if direction > 0 else "low")
+    bad = np.where(enough, np.nan_to_num(bad), 0.0)
+    s = np.zeros(len(v))
+    acc = 0.0
+    for i, b in enumerate(bad):
+        acc = max(0.0, acc + min(b, config.z_threshold) - config.cusum_k)
+        s[i] = acc
+    pdf[EXPECTED] = np.where(count >= MIN_HISTORY, med, np.nan)
+    pdf[SCORE] = np.maximum(bad, s / config.cusum_h * config.z_threshold * (s >= config.cusum_h))
+    pdf[CUSUM] = s
+    pdf[DIRECTION_COL] = label
+    pdf[ANOMALOUS] = enough & ((bad >= config.z_threshold) | (s >= config.cusum_h))
+    pdf[MATERIAL] = _material(pdf, metric, v, med, z, config)
+    pdf[SCALE] = scale
+    return pdf
+
+
+def slot_baselines(values: np.ndarray, slots: np.ndarray, metric: str) -> tuple[np.ndarray, ...]:
+    """(median, scale, count) of each value's seasonal slot: the robust baseline (module
+    docstring), the scale floored per metric."""
+    grp = pd.Series(values).groupby(slots)
+    med = grp.transform("median").to_numpy()
+    mad = pd.Series(np.abs(values - med)).groupby(slots).transform("median").to_numpy()
+    count = grp.transform("count").to_numpy()
+    floor_abs, floor_rel = FLOOR[metric]
+    scale = np.maximum(1.4826 * mad, np.maximum(floor_abs, floor_rel * np.abs(med)))
+    return med, scale, count
+
+
 def _detector(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         metric = pdf[M.METRIC].iloc[0]
         pdf = pdf.sort_values(M.WINDOW_START).reset_index(drop=True)
         v = pdf[M.VALUE].to_numpy(dtype=float)
-        slot = pdf[M.DAYTYPE].astype(str) + "|" + pdf[M.SLOT].astype(str)
-        grp = pd.Series(v).groupby(slot.to_numpy())
-        med = grp.transform("median").to_numpy()
-        mad = pd.Series(np.abs(v - med)).groupby(slot.to_numpy()).transform("median").to_numpy()
-        count = grp.transform("count").to_numpy()
-        floor_abs, floor_rel = FLOOR[metric]
-        scale = np.maximum(1.4826 * mad, np.maximum(floor_abs, floor_rel * np.abs(med)))
-        z = (v - med) / scale
-        direction = DIRECTION[metric]
-        enough = count >= MIN_HISTORY
-        if metric != "arrivals":
-            enough &= pdf[M.N].to_numpy() >= config.min_window_cases
-        if direction == 0:
-            drop_ok = med >= config.min_expected_volume
-            bad = np.where((z < 0) & drop_ok, -z, np.maximum(z, 0.0))
-            label = np.where(z < 0, "low", "high")
-        else:
-            bad = np.maximum(direction * z, 0.0)
-            label = np.full(len(v), "high" if direction > 0 else "low")
-        bad = np.where(enough, bad, 0.0)
-        s = np.zeros(len(v))
-        acc = 0.0
-        for i, b in enumerate(bad):
-            acc = max(0.0, acc + min(b, config.z_threshold) - config.cusum_k)
-            s[i] = acc
-        pdf[EXPECTED] = np.where(count >= MIN_HISTORY, med, np.nan)
-        pdf[SCORE] = np.maximum(
-            bad, s / config.cusum_h * config.z_threshold * (s >= config.cusum_h)
-        )
-        pdf[CUSUM] = s
-        pdf[DIRECTION_COL] = label
-        pdf[ANOMALOUS] = enough & ((bad >= config.z_threshold) | (s >= config.cusum_h))
-        pdf[MATERIAL] = _material(pdf, metric, v, med, z, config)
-        return pdf
+        slot = (pdf[M.DAYTYPE].astype(str) + "|" + pdf[M.SLOT].astype(str)).to_numpy()
+        med, scale, count = slot_baselines(v, slot, metric)
+        return score(pdf, metric=metric, med=med, scale=scale, count=count, config=config)
 
     return run
 

@@ -38,6 +38,7 @@ def to_window_metrics(
     roster: DataFrame | None,
     time_zone: str,
     window_minutes: int,
+    first_step: str | None = None,
 ) -> DataFrame:
     """One row per (window, centre, channel, department) with arrivals.
 
@@ -47,14 +48,17 @@ def to_window_metrics(
     processing in minutes; ``queue_estimate`` by Little's law = arrivals x mean wait / window;
     waiting metrics only where ``n_waits`` > 0), ``n_waits``, ``n_rated``,
     ``processing_mean_min``, ``online_capable_arrivals`` and ``officials_on_duty`` (roster desk of
-    the department at the centre that day; null without one).
+    the department at the centre that day; null without one). ``first_step``: a boolean column
+    saying which rows are their application's first step, for events that may not hold every
+    step of an application (the watcher's recent events); else the first in case order.
     """
     w = window_minutes * 60
     first = F.row_number().over(
         Window.partitionBy(C.APPLICATION_ID).orderBy(*C.case_order(events.columns))
     )
     desk = F.coalesce(F.col(C.PHYSICAL_VISIT), F.lit(False))
-    df = events.withColumn("_first", first == 1).where(desk | F.col("_first"))
+    is_first = F.col(first_step) if first_step else first == 1
+    df = events.withColumn("_first", is_first).where(desk | F.col("_first"))
     at = F.coalesce(F.col(C.ARRIVED_AT), F.col(C.STARTED_AT))
     local_s = F.unix_seconds(F.from_utc_timestamp(at, time_zone))
     start_local_s = F.floor(local_s / w) * w
@@ -150,9 +154,13 @@ def to_metric_series(windows: DataFrame, *, time_zone: str, window_minutes: int)
     long = long.where(F.col(VALUE).isNotNull())
     active = windows.select(*SERIES, DAYTYPE, SLOT).distinct()
     dates = windows.select(LOCAL_DATE, DAYTYPE).distinct()
+    seen = windows.select(*[F.col(k).alias(f"_{k}") for k in keys], *context)
+    # null-safe: remote series have no centre, and a plain join would never find their windows
+    on = [F.col(k).eqNullSafe(F.col(f"_{k}")) for k in keys]
     filled = (
         active.join(dates, DAYTYPE)
-        .join(windows.select(*keys, *context), keys, "left")
+        .join(seen, on, "left")
+        .drop(*[f"_{k}" for k in keys])
         .withColumn(METRIC, F.lit("arrivals"))
         .withColumn("arrivals", F.coalesce(F.col("arrivals"), F.lit(0.0)))
         .withColumn(VALUE, F.col("arrivals"))

@@ -177,6 +177,10 @@ VOCABULARY = {
     "short": N_("short"),
     "idle": N_("idle"),
     "balanced": N_("balanced"),
+    # alerts_live_deliveries.status
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "gave_up": N_("gave up"),
 }
 
 # Table columns whose values are vocabulary words (the contracts' vocabularies): the pages
