@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from functools import reduce
 from typing import Any
 
 from pyspark import StorageLevel
@@ -53,9 +55,21 @@ def find_alerts_calibrated(
     )
     if calibration is None:
         calibration = calibrate_history(windows, flagged, config=config)
-    merged = AL.to_merged_alerts(flagged, config=config, calibration=calibration)
-    alerts = AL.with_proposals(merged, windows, config=config, time_zone=time_zone)
+    alerts = to_alerts(windows, flagged, calibration, config=config, time_zone=time_zone)
     return windows, alerts, calibration
+
+
+def to_alerts(
+    windows: DataFrame,
+    flagged: DataFrame,
+    calibration: DataFrame,
+    *,
+    config: MonitorConfig,
+    time_zone: str,
+) -> DataFrame:
+    """The ``alerts`` rows: incidents over their unit's calibrated threshold, with proposals."""
+    merged = AL.to_merged_alerts(flagged, config=config, calibration=calibration)
+    return AL.with_proposals(merged, windows, config=config, time_zone=time_zone)
 
 
 def detect_windows(
@@ -132,8 +146,6 @@ def live_baselines(
 ) -> DataFrame:
     """``monitor_slots``: slot baselines and thresholds at every ``live_window_minutes``;
     ``reuse`` = (windows, flagged, calibration) already computed at ``config.window_minutes``."""
-    import dataclasses
-
     frames = []
     for minutes in config.live_window_minutes:
         if reuse is not None and minutes == config.window_minutes:
@@ -148,10 +160,7 @@ def live_baselines(
         frames.append(
             to_slot_baselines(flagged, calibration, window_minutes=minutes, through=through)
         )
-    out = frames[0]
-    for f in frames[1:]:
-        out = out.unionByName(f)
-    return out
+    return reduce(DataFrame.unionByName, frames)
 
 
 def monitor_stage(ctx: Any) -> dict[str, Any]:
@@ -171,12 +180,7 @@ def monitor_stage(ctx: Any) -> dict[str, Any]:
         )
         flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
         calibration = calibrate_history(windows, flagged, config=config).localCheckpoint()
-        alerts = AL.with_proposals(
-            AL.to_merged_alerts(flagged, config=config, calibration=calibration),
-            windows,
-            config=config,
-            time_zone=tz,
-        )
+        alerts = to_alerts(windows, flagged, calibration, config=config, time_zone=tz)
         mb = req.config.output.target_file_mb
         io.write_table(
             calibration,
