@@ -33,6 +33,10 @@ VARIANTS = {
     "holiday week + spike x3.5": MonitorVariant(holiday_week=True),
     # the city's busiest counter item goes live on day 14 (a launch surge, then a new level)
     "new item live + spike x3.5": MonitorVariant(new_item="PSB_ID_RENEW", new_item_day=14),
+    # the same, with the spike after the launch (above it falls on day 4, before the item exists)
+    "new item live + spike x3.5 on day 21": MonitorVariant(
+        new_item="PSB_ID_RENEW", new_item_day=14, spike_day=21
+    ),
 }
 
 

@@ -471,6 +471,8 @@ class MonitorVariant:
     goes live on day ``new_item_day`` of the period: its applications that would have come
     earlier come on or after that day instead, most of them in its first days (a launch surge),
     so its centres see a new level of demand from then on (``truth["new_item"]``).
+    ``spike_day``: the spike falls on the first weekday from that day of the period on, outside
+    the understaffed week (default: the first Wednesday outside it).
     """
 
     spike_factor: float = _SPIKE_FACTOR
@@ -478,6 +480,7 @@ class MonitorVariant:
     holiday_factor: float = 0.4
     new_item: str | None = None
     new_item_day: int = 14
+    spike_day: int | None = None
 
 
 _PEAK_HOURS = ((9, 10), (10, 11), (14, 15), (15, 16), (13, 14))  # per centre
@@ -760,6 +763,8 @@ def _build_time(seed: int, start: date, days: int, variant: MonitorVariant | Non
     weekdays = [d for d in range(days) if weekday[d] < 5]
     outside = [d for d in weekdays if not s <= d < s + 7]
     spike_day = ([d for d in outside if weekday[d] == 2] or outside or weekdays)[0]
+    if variant.spike_day is not None:  # the first weekday outside that week from that day on
+        spike_day = ([d for d in outside if d >= variant.spike_day] or outside or weekdays)[0]
     return _Time(
         start=start,
         days=days,

@@ -121,3 +121,35 @@ def test_budget_must_be_positive(tmp_path) -> None:
     p.write_text("monitor:\n  false_alarms_per_centre_week: 0\n")
     with pytest.raises(ConfigError, match="false_alarms_per_centre_week must be > 0"):
         load_config(p)
+
+
+def _score(values: list[float]) -> pd.DataFrame:
+    """``detect.score`` of one series whose every window has baseline 10, scale 2 and enough
+    history and cases."""
+    n = len(values)
+    pdf = pd.DataFrame(
+        {M.VALUE: values, M.N: [50] * n, M.OFFICIALS: [2.0] * n, M.PROCESSING_MEAN: [10.0] * n}
+    )
+    ones = np.ones(n)
+    return D.score(
+        pdf,
+        metric="waiting_p90_min",
+        med=10 * ones,
+        scale=2 * ones,
+        count=10 * ones,
+        config=MonitorConfig(),
+    )
+
+
+def test_cusum_restarts_after_a_signal_so_a_long_shift_ends_with_it() -> None:
+    # z = 3 for 12 windows (a sustained shift), then back to the baseline (z = 0) for 6.
+    # k = 1, h = 8: S = 2, 4, 6, 8 (signal, restart), 2, 4, 6, 8 (signal), ..., then 0 at once.
+    out = _score([16.0] * 12 + [10.0] * 6)
+    assert list(out[D.CUSUM]) == [2, 4, 6, 8] * 3 + [0] * 6
+    assert list(out[D.ANOMALOUS]) == ([False] * 3 + [True]) * 3 + [False] * 6
+    # a signal scores z_threshold x S / h = 6 x 8 / 8: a shift of any length scores the same,
+    # and the shift's end is the end of its signals (without the restart S would have reached
+    # 24 and flagged 18 more windows after the shift, at scores up to 18)
+    assert set(out.loc[out[D.ANOMALOUS], D.SCORE]) == {6.0}
+    # a short spike (z = 31) outranks it
+    assert _score([10.0, 72.0, 10.0])[D.SCORE].max() == 31.0

@@ -42,3 +42,18 @@ def test_quiet_holiday_and_spike_sizes(tmp_path) -> None:
     same_weekday = at & (local.dt.weekday == day.weekday()) & (b["day"] != day)
     usual = same_weekday.sum() / b.loc[same_weekday, "day"].nunique()
     assert on_day > 3 * usual, (on_day, usual)
+
+
+def test_the_spike_day_can_be_moved_after_a_launch(tmp_path) -> None:
+    kw = {"n_events": 5_000, "seed": 3, "days": 28, "fmt": "parquet", "dirty": False}
+    truth = generate(
+        tmp_path / "s",
+        variant=MonitorVariant(new_item="PSB_ID_RENEW", new_item_day=14, spike_day=20),
+        **kw,
+    )
+    start = dt.date.fromisoformat(truth["period_start"][:10])
+    day = dt.date.fromisoformat(truth["queue_spike"]["date"])
+    live = dt.date.fromisoformat(truth["new_item"]["live_from"])
+    assert day >= start + dt.timedelta(days=20) and day > live and day.weekday() < 5
+    under = set(truth["understaffed"]["dates"])
+    assert truth["queue_spike"]["date"] not in under

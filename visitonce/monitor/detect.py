@@ -4,9 +4,13 @@ For each series (centre, channel, department, metric) and seasonal slot (day typ
 day), the baseline is the median of that slot's history and its scale 1.4826 x MAD (with a
 floor per metric, so a flat history does not make every wobble an anomaly). A window's robust
 z-score is (value - median) / scale, signed so that positive is bad; a one-sided CUSUM
-S_t = max(0, S_{t-1} + z_t - k) over the series' windows in time order accumulates sustained
-moderate excess. A window is anomalous when z >= z_threshold or S >= cusum_h (a floor: the
-alerts step raises it per centre to the false-alarm budget, see ``alerts``).
+S_t = max(0, S_{t-1} + min(z_t, z_threshold) - k) over the series' windows in time order
+accumulates sustained moderate excess, and restarts at 0 after each signal (S >= cusum_h).
+Without the restart a shift of a week left S in the hundreds, and S fell by at most k a window
+once the shift ended: the series kept signalling for days afterwards, at scores (z_threshold x
+S / cusum_h) no short spike could reach. A window is anomalous when z >= z_threshold or
+S >= cusum_h (a floor: the alerts step raises it per centre to the false-alarm budget, see
+``alerts``).
 
 Materiality (``material``): an anomalous window only becomes an alert candidate when it matters
 operationally: waits at or beyond ``material_wait_minutes``; a queue (or, at a rostered desk, an
@@ -133,6 +137,8 @@ def score(
     for i, b in enumerate(bad):
         acc = max(0.0, acc + min(b, config.z_threshold) - config.cusum_k)
         s[i] = acc
+        if acc >= config.cusum_h:
+            acc = 0.0  # restart after a signal: a shift that goes on signals again
     pdf[EXPECTED] = np.where(count >= MIN_HISTORY, med, np.nan)
     pdf[SCORE] = np.maximum(bad, s / config.cusum_h * config.z_threshold * (s >= config.cusum_h))
     pdf[CUSUM] = s
