@@ -56,9 +56,13 @@ def test_planted_lags_are_flagged_with_few_false_flags(city) -> None:
     print(f"lagging flags: recall {recall:.2f}, precision {precision:.2f}, flagged {flagged}")
     assert found == planted  # incl. the waiting one and the low-volume item
     assert any(p["kind"] == "waiting" for p in truth["lagging_steps"])
-    # Measured after the basis fallback (issue 18): 3 extra flags, precision 0.57 (see
-    # docs/methodology-lagging.md, Evidence); more than 3 is a regression.
-    assert len(flagged - planted) <= 3
+    # Measured after the per-setting workload fit (issue 18): 2 extra flags, precision 0.67
+    # (see docs/methodology-lagging.md, Evidence); more than 2 is a regression. The desk
+    # steps that the mixed desk/back-office fit flagged must stay unflagged.
+    assert len(flagged - planted) <= 2
+    assert not flagged & {("AMR_CHANGE", "accept", "processing"),
+                          ("HEALTH_BIRTH_CERT", "accept", "processing")}  # fmt: skip
+    assert lag["workload_ratio"].dropna().between(0.2, 10).all()
     rows = lag[lag["flagged"]]
     assert (rows["excess_ratio"] >= 2.0).all() and (rows["q_value"] <= 0.05).all()
     assert (rows["observed_lo_s"] <= rows["observed_s"]).all()

@@ -307,7 +307,7 @@ def fit_within(pdf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     x = design_matrix(pdf)
     y = pdf[Y].to_numpy(dtype=float)
     ok = ~pdf[CENSORED].to_numpy(dtype=bool)
-    groups = pdf[C.SERVICE_ITEM].astype(str) + "|" + pdf[C.DEPARTMENT].astype(str)
+    groups = _item_step(pdf)
     beta = np.zeros(x.shape[1])
     if ok.sum() > x.shape[1] + 10:
         xo = pd.DataFrame(x[ok])
@@ -322,9 +322,15 @@ def fit_within(pdf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return beta, x
 
 
+def _item_step(pdf: pd.DataFrame) -> pd.Series:
+    """The fixed-effect group of each row: its item and department (the cell is one step name,
+    kind and setting)."""
+    return pdf[C.SERVICE_ITEM].astype(str) + "|" + pdf[C.DEPARTMENT].astype(str)
+
+
 def _adjust_cell(pdf: pd.DataFrame) -> pd.DataFrame:
     beta, x = fit_within(pdf)
-    key = (pdf[C.SERVICE_ITEM].astype(str) + "|" + pdf[C.DEPARTMENT].astype(str)).to_numpy()
+    key = _item_step(pdf).to_numpy()
     ref = np.tile(x.mean(axis=0), (len(pdf), 1))  # workload and time: the step's mean
     s = _N_STRUCTURAL
     ref[:, :s] = pd.DataFrame(x[:, :s]).groupby(key).transform("mean").to_numpy()
@@ -338,7 +344,13 @@ def _adjust_cell(pdf: pd.DataFrame) -> pd.DataFrame:
 def with_adjusted_durations(observations: DataFrame) -> DataFrame:
     """Workload-adjusted log durations ``y_adj`` (and the cell's load elasticity ``beta_load``).
 
-    Needs ``to_observations`` output. One pandas group per (step, kind): all items' rows of
-    that step name, fitted with item-step fixed effects (see ``fit_within``).
+    Needs ``to_observations`` output. One pandas group per (step, kind, setting): all items'
+    rows of that step name in that setting, fitted with item-step fixed effects (see
+    ``fit_within``). Desk and back-office rows are never fitted together: an item whose accept
+    step is done at a desk in minutes by some applicants and in a back office in hours for
+    others would otherwise have one intercept for both, and the covariates that differ between
+    the two settings (the unit's load, the hour) would learn the setting as a workload effect.
+    On the generated month that made three desk steps "15-25x faster than they should be at
+    their workload" (``workload_ratio`` 0.04-0.07) and flagged them.
     """
-    return observations.groupBy(C.STEP, KIND).applyInPandas(_adjust_cell, ADJUSTED_SCHEMA)
+    return observations.groupBy(C.STEP, KIND, SETTING).applyInPandas(_adjust_cell, ADJUSTED_SCHEMA)
