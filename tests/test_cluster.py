@@ -124,9 +124,10 @@ def test_a_job_submitted_as_the_dags_do_runs_every_stage_and_equals_local_mode(
     }
     inputs = ["--events", str(landing / "events"), "--catalog", str(landing / "catalog.csv"),
               "--roster", str(landing / "roster.csv"), "--as-of", truth["period_end"]]  # fmt: skip
+    # shuffles sized to a small input, as README says to submit one (Spark's 200 are for big data)
     proc = subprocess.run(
-        [BIN / "spark-submit", "--master", cluster, str(ROOT / "jobs" / "ingest.py"), *inputs,
-         "--out", str(out)],
+        [BIN / "spark-submit", "--master", cluster, "--conf", "spark.sql.shuffle.partitions=8",
+         str(ROOT / "jobs" / "ingest.py"), *inputs, "--out", str(out)],
         env=env, capture_output=True, text=True, timeout=1800, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
