@@ -1,6 +1,7 @@
 """Run the pipeline on every public dataset in ../shared/data and print what it found.
 
     .venv/bin/python bench/real_data.py [--out /tmp/visitonce-real] [--stages lagging ...]
+        [--only DATASET ...] [--config FILE]
 
 One Spark session for all datasets; each goes through its built-in source mapping with no
 catalog or roster (derived catalog). Prints one JSON object per dataset: the manifest's
@@ -35,6 +36,8 @@ def main() -> None:
     p.add_argument("--stages", nargs="*", default=[])
     p.add_argument("--only", nargs="*")
     p.add_argument("--as-of", default="2025-12-01T00:00:00+00:00")
+    # e.g. the log's own analysis zone (ingest.time_zone): the default is Asia/Shanghai.
+    p.add_argument("--config", help="config YAML for every dataset (default: built-in)")
     args = p.parse_args()
     os.environ.setdefault("VISITONCE_PSEUDONYM_KEY", "real-data-doc-key-0123456789")
     from pyspark.sql import functions as F
@@ -58,6 +61,7 @@ def main() -> None:
             catalog=None,
             roster=None,
             source=source,
+            config_file=args.config,
             as_of=args.as_of,
         )
         m = run_pipeline(spark, req, stages=args.stages)
