@@ -302,7 +302,8 @@ def fit_within(pdf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
     Returns (beta, X): beta from regressing ``y`` on the covariates after removing each
     item-step's mean from both (uncensored rows only), so item-level slowness is absorbed by
-    the item's own intercept and can never enter beta.
+    the item's own intercept and can never enter beta. The workload slopes are kept at 0 or
+    above (a negative one is dropped and the others refitted).
     """
     x = design_matrix(pdf)
     y = pdf[Y].to_numpy(dtype=float)
@@ -316,9 +317,19 @@ def fit_within(pdf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         xd = (xo - xo.groupby(key).transform("mean")).to_numpy()
         yd = (yo - yo.groupby(key).transform("mean")).to_numpy()
         keep = xd.std(axis=0) > 1e-9  # covariates constant within every item-step: not identified
-        if keep.any():
+        # Workload never makes work faster: a negative workload slope (in a log's quiet tail the
+        # steps that still happen are those that waited longest) is dropped and the rest refitted.
+        load = np.zeros(len(keep), dtype=bool)
+        load[_N_STRUCTURAL : _N_STRUCTURAL + len(WORKLOAD_COVARIATES)] = True
+        while keep.any():
+            beta[:] = 0.0
             sol, *_ = np.linalg.lstsq(xd[:, keep], yd, rcond=None)
             beta[keep] = sol
+            negative = load & keep & (beta < 0)
+            if not negative.any():
+                break
+            keep &= ~negative
+            beta[negative] = 0.0
     return beta, x
 
 
