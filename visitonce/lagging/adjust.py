@@ -361,7 +361,7 @@ def with_adjusted_durations(observations: DataFrame) -> DataFrame:
     step is done at a desk in minutes by some applicants and in a back office in hours for
     others would otherwise have one intercept for both, and the covariates that differ between
     the two settings (the unit's load, the hour) would learn the setting as a workload effect.
-    On the generated month that made three desk steps "15-25x faster than they should be at
+    On the generated month that made two desk steps "15-25x faster than they should be at
     their workload" (``workload_ratio`` 0.04-0.07) and flagged them.
     """
     return observations.groupBy(C.STEP, KIND, SETTING).applyInPandas(_adjust_cell, ADJUSTED_SCHEMA)
