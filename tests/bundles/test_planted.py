@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 
 import pytest
 from pyspark.sql import functions as F
@@ -211,3 +212,53 @@ def test_a_popular_pair_at_multi_report_places_by_chance_is_not_found(hotspots) 
         assert not pair <= set(r["items"]), r["items"]
     tested = [r for r in hotspots["pairs"] if frozenset((r["item_a"], r["item_b"])) == pair]
     assert tested and not tested[0]["significant"], tested
+
+
+def test_a_refused_single_pass_is_mined_segment_by_segment_with_the_same_bundles(
+    spark, mined
+) -> None:
+    """Issue 17: at scale the guard-rail refuses one pass over every segment at min_count. Each
+    segment is then mined on its own at max(min_count, ceil(min_support x its baskets)). Every
+    bundle reported that way is one the single pass reports, with the same counts, support and
+    lift; the 3+-item tests can only be stricter (a missing per-stratum count is assumed just
+    below the higher floor); every planted bundle is still found."""
+    from visitonce.bundles.guard import ItemsetExplosionError
+    from visitonce.bundles.stage import mine_bundles
+    from visitonce.config import BundlesConfig
+
+    apps = spark.read.parquet(str(mined["root"] / "out" / "applications")).cache()
+    loose = BundlesConfig(min_support=0.004)
+    one = mine_bundles(apps, config=loose)
+    assert "segment_floors" not in one.summary["scopes"]["citizen"]
+    bound = one.summary["scopes"]["citizen"]["itemset_bound"]
+    tight = BundlesConfig(min_support=0.004, max_itemsets=bound - 1)
+    split = mine_bundles(apps, config=tight)
+    floors = split.summary["scopes"]["citizen"]["segment_floors"]
+    n = split.summary["scopes"]["citizen"]["baskets"]
+    assert floors["(all)"] == max(20, math.ceil(0.004 * n)) > 20  # the floor rose with the data
+    assert min(floors.values()) == 20  # small segments keep min_count
+    key = lambda r: (r["scope"], r["segment"], frozenset(r["items"]))  # noqa: E731
+    want = {key(r): r for r in one.bundles.collect()}
+    got = {key(r): r for r in split.bundles.collect()}
+    common = set(got) & set(want)
+    assert len(common) >= 0.9 * len(want) and got
+    for k in common:
+        r, w = got[k], want[k]
+        assert (r["n_transactions"], r["n_baskets"]) == (w["n_transactions"], w["n_baskets"]), k
+        assert r["support"] == pytest.approx(w["support"]) and r["lift"] == pytest.approx(w["lift"])
+        assert r["p_value"] >= w["p_value"] * (1 - 1e-9), k
+    # pairs do not depend on the floors: the item associations are the same rows (floats up
+    # to the order of Spark's sums)
+    cols = ["scope", "segment", "item_a", "item_b", "n_ab", "n_baskets", "lift", "p_value"]
+    rows = lambda m: {tuple(r[:4]): tuple(r[4:]) for r in m.associations.select(cols).collect()}  # noqa: E731
+    a, b = rows(split), rows(one)
+    assert a.keys() == b.keys() and a
+    for k, (n_ab, n, lift, p) in a.items():
+        assert (n_ab, n) == b[k][:2] and lift == pytest.approx(b[k][2]), k
+        assert p == pytest.approx(b[k][3], rel=1e-6, abs=1e-300), k
+    planted = {frozenset(b["items"]) for b in mined["truth"]["bundles"]}
+    assert planted <= {k[2] for k in got if k[0] == "citizen"}
+    # a floor no higher than min_count cannot help: the guard-rail's refusal stands
+    with pytest.raises(ItemsetExplosionError, match="citizen bundles"):
+        mine_bundles(apps, config=BundlesConfig(min_support=0.0, max_itemsets=bound - 1))
+    apps.unpersist()

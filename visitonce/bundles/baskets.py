@@ -149,14 +149,17 @@ def to_baskets(
     )
 
 
-def with_mining_items(baskets: DataFrame) -> DataFrame:
+def with_mining_items(baskets: DataFrame, *, segment_tokens: bool = True) -> DataFrame:
     """Add ``mining_items``: the basket's items plus its segment tokens (needs ``items``,
-    ``segment_tokens``). One FP-Growth pass then counts every itemset overall and within every
-    segment: an itemset with token t is the itemset within segment t."""
+    ``segment_tokens``) and its stratum token. One FP-Growth pass then counts every itemset
+    overall and within every segment: an itemset with token t is the itemset within segment t.
+    Without ``segment_tokens`` (one segment's baskets, mined on their own) only the stratum
+    token is added."""
     stratum = F.when(F.col(STRATUM) != EVERYONE, F.array(STRATUM)).otherwise(
         F.array().cast("array<string>")
     )
-    return baskets.withColumn("mining_items", F.concat(F.col(ITEMS), F.col(TOKENS), stratum))
+    tokens = [F.col(TOKENS)] if segment_tokens else []
+    return baskets.withColumn("mining_items", F.concat(F.col(ITEMS), *tokens, stratum))
 
 
 def summarize_segments(baskets: DataFrame) -> DataFrame:

@@ -3,6 +3,8 @@ pruning and segments. A bundle is an itemset, reported once per scope."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -55,6 +57,7 @@ def score_candidates(
     min_support: float,
     max_len: int,
     min_count_below: int,
+    floors_below: Mapping[tuple[str, str], int] | None = None,
 ) -> DataFrame:
     """Every candidate (2..max_len items, support >= min_support in its segment) with its
     tests. Needs ``scope, segment, stratum, itemset, freq`` (all frequent itemsets, singletons
@@ -69,7 +72,9 @@ def score_candidates(
     the hypergeometric one): a bundle must beat every way of getting it from smaller ones.
     ``min_count_below`` is the count assumed for a sub-bundle missing in a stratum (below the
     mining floor, so at most the floor minus one): the expectation can only grow, so the test
-    stays conservative. ``p_value = max(p_null, p_productive)`` (an intersection-union test).
+    stays conservative. ``floors_below`` overrides it per (scope, segment): a segment mined on
+    its own at a higher floor (``stage.mine_scope``) misses more. ``p_value = max(p_null,
+    p_productive)`` (an intersection-union test).
     """
     keys = list(KEYS)
     counts = segments.groupBy(*keys).agg(F.sum("n_baskets").alias("n_transactions"))
@@ -101,6 +106,13 @@ def score_candidates(
     tot = itemsets.select(*keys, F.col(ITEMSET).alias("_s"), F.col(FREQ).alias("_nt"))
     strata = segments.select(*keys, STRATUM, F.col("n_baskets").alias("_nst"))
     floor = F.lit(min_count_below).cast("long")
+    if floors_below:
+        below = cand.sparkSession.createDataFrame(
+            [(sc, sg, int(v)) for (sc, sg), v in sorted(floors_below.items())],
+            f"{SCOPE} string, {SEGMENT} string, _below long",
+        )
+        split = split.join(F.broadcast(below), keys, "left")
+        floor = F.coalesce(F.col("_below"), floor)
     split = (
         split.join(tot.withColumnsRenamed({"_s": "_y", "_nt": "_ty"}), [*keys, "_y"])
         .join(tot.withColumnsRenamed({"_s": "_z", "_nt": "_tz"}), [*keys, "_z"])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,12 +24,14 @@ from visitonce.bundles.baskets import (
     SEGMENT,
     STRATUM,
     TOKEN_PREFIX,
+    TOKENS,
     summarize_segments,
     to_baskets,
     with_mining_items,
 )
 from visitonce.bundles.changes import to_bundle_changes
 from visitonce.bundles.fpgrowth import FREQ, ITEMSET, mine_frequent_itemsets
+from visitonce.bundles.guard import ItemsetExplosionError
 from visitonce.bundles.profile import summarize_bundle_baskets
 from visitonce.bundles.select import (
     flag_bundles,
@@ -59,6 +62,74 @@ def _label(seg: Any) -> Any:
     )
 
 
+def effective_floor(n_baskets: int, *, min_count: int, min_support: float) -> int:
+    """The smallest count an itemset of a segment of ``n_baskets`` baskets can be reported
+    with: ``min_count``, and ``min_support`` of the baskets (``score_candidates`` keeps
+    ``freq >= min_support * n``; the floor is a hair lower so rounding never drops one)."""
+    return max(min_count, math.ceil(min_support * n_baskets - 1e-9))
+
+
+def mine_scope(
+    baskets: DataFrame, *, scope: str, n_baskets: int, min_count: int, config: BundlesConfig
+) -> tuple[DataFrame, dict[str, Any], dict[str, int]]:
+    """The scope's itemsets (``to_segment_itemsets`` form), its manifest figures and the
+    mining floor of each segment mined on its own (none when one pass counted them all).
+
+    One pass over ``mining_items`` counts every segment at once at ``min_count``. When the
+    guard-rail refuses that pass (large inputs: a long lookback over a province), each
+    segment is mined on its own baskets at its effective floor, max(min_count,
+    ceil(min_support x its baskets)): nothing it drops could have been reported, and at scale
+    the floor rises with the data, so the itemsets stay few. The figures then carry
+    ``segment_floors`` (segment -> floor). A segment that still exceeds ``max_itemsets`` is
+    refused with the guard-rail's message, naming it."""
+    what = f"{scope} bundles"
+    try:
+        est, mined = mine_frequent_itemsets(
+            baskets, min_count=min_count, n_baskets=n_baskets, cap=config.max_itemsets,
+            items_col="mining_items", engine=config.engine, what=what,
+        )  # fmt: skip
+        figures = {"baskets": n_baskets, "itemset_bound": est.bound}
+        return to_segment_itemsets(mined, scope=scope), figures, {}
+    except ItemsetExplosionError:
+        top = effective_floor(n_baskets, min_count=min_count, min_support=config.min_support)
+        if top <= min_count:  # no segment's floor is higher: mining them apart gains nothing
+            raise
+    sizes = {
+        r["s"]: int(r["n"])
+        for r in baskets.select(F.explode(F.concat(F.array(F.lit(EVERYONE)), TOKENS)).alias("s"))
+        .groupBy("s")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    }
+    parts, floors, bound = [], {}, 0
+    for seg in sorted(sizes):
+        floor = effective_floor(sizes[seg], min_count=min_count, min_support=config.min_support)
+        floors[seg] = floor
+        if sizes[seg] < floor:  # too few baskets for any itemset to reach the floor
+            continue
+        rows = baskets if seg == EVERYONE else baskets.where(F.array_contains(TOKENS, seg))
+        est, mined = mine_frequent_itemsets(
+            with_mining_items(rows.drop("mining_items"), segment_tokens=False),
+            min_count=floor, n_baskets=sizes[seg], cap=config.max_itemsets,
+            items_col="mining_items", engine=config.engine, what=f"{what}, segment {_name(seg)}",
+        )  # fmt: skip
+        bound += est.bound
+        parts.append(to_segment_itemsets(mined, scope=scope).withColumn(SEGMENT, F.lit(seg)))
+    found = parts[0]
+    for p in parts[1:]:
+        found = found.unionByName(p)
+    figures = {
+        "baskets": n_baskets,
+        "itemset_bound": bound,
+        "segment_floors": {_name(seg): f for seg, f in floors.items()},
+    }
+    return found, figures, floors
+
+
+def _name(seg: str) -> str:
+    return "(all)" if seg == EVERYONE else seg.removeprefix(TOKEN_PREFIX)
+
+
 def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
     """Mine both scopes of ``applications`` (contract columns). Runs a few small actions
     (basket counts, the guard-rail's histogram) and raises ItemsetExplosionError before
@@ -70,6 +141,7 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
                       config.place_size_bands, config.place_item_bands),
     }  # fmt: skip
     itemsets, summaries, baskets_all, counts = [], [], [], {}
+    floors: dict[tuple[str, str], int] = {}  # (scope, segment) -> count below its mining floor
     for scope, (window, min_count, segments, strata, bands, ibands) in scopes.items():
         baskets = with_mining_items(
             to_baskets(
@@ -78,14 +150,13 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
             )
         ).persist(StorageLevel.MEMORY_AND_DISK)  # fmt: skip
         n = baskets.count()
-        est, mined = mine_frequent_itemsets(
-            baskets, min_count=min_count, n_baskets=n, cap=config.max_itemsets,
-            items_col="mining_items", engine=config.engine, what=f"{scope} bundles",
-        )  # fmt: skip
-        itemsets.append(to_segment_itemsets(mined, scope=scope))
+        found, counts[scope], seg_floors = mine_scope(
+            baskets, scope=scope, n_baskets=n, min_count=min_count, config=config
+        )
+        itemsets.append(found)
+        floors.update({(scope, seg): floor - 1 for seg, floor in seg_floors.items()})
         summaries.append(summarize_segments(baskets))
         baskets_all.append(baskets.drop("mining_items"))
-        counts[scope] = {"baskets": n, "itemset_bound": est.bound}
         if n == 0:  # said in the manifest and on the page, not silently an empty table
             key = C.CITIZEN_ID if scope == SCOPE_CITIZEN else C.LOCATION
             counts[scope]["unavailable"] = (
@@ -103,6 +174,7 @@ def mine_bundles(applications: DataFrame, *, config: BundlesConfig) -> Mined:
             min_support=config.min_support,
             max_len=config.max_len,
             min_count_below=min(config.min_count, config.place_min_count) - 1,
+            floors_below=floors,
         ),
         fdr_alpha=config.fdr_alpha,
         min_lift=config.min_lift,
