@@ -64,34 +64,53 @@ def _kpi_weights(config: ScorecardsConfig) -> tuple[np.ndarray, np.ndarray]:
     return w, pill
 
 
+def pillar_scores(u: np.ndarray, config: ScorecardsConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(pillar scores 0-1, pillar has a KPI) from normalized KPIs ``u`` (departments, KPIs,
+    ...draws), each (departments, pillars, ...draws); step 2 of the module docstring."""
+    w, pill = _kpi_weights(config)
+    shape = (1, len(SCORED)) + (1,) * (u.ndim - 2)
+    wk = np.broadcast_to(w.reshape(shape), u.shape)
+    has = np.isfinite(u) & (wk > 0)
+    uu = np.where(has, u, 0.0)
+    wu = np.where(has, wk, 0.0)
+    out = np.zeros(u.shape[:1] + (len(PILLARS),) + u.shape[2:])
+    present = np.zeros(out.shape, dtype=bool)
+    for p in range(len(PILLARS)):
+        sel = pill == p
+        if not sel.any():
+            continue
+        ws = wu[:, sel].sum(axis=1)
+        ps = (wu[:, sel] * uu[:, sel]).sum(axis=1)
+        present[:, p] = ws > 0
+        out[:, p] = np.where(ws > 0, ps / np.where(ws > 0, ws, 1.0), 0.0)
+    return out, present
+
+
 def score_matrix(
     u: np.ndarray, config: ScorecardsConfig, pillar_weights: np.ndarray | None = None
 ) -> np.ndarray:
     """Composite scores 0-100 from normalized KPIs ``u`` (departments, KPIs, ...draws), NaN
     for a KPI the department lacks; see steps 2-3 of the module docstring."""
-    w, pill = _kpi_weights(config)
     pw = (
         np.array([config.pillars[p] for p in PILLARS], dtype=float)
         if pillar_weights is None
         else pillar_weights
     )
-    shape = (1, len(SCORED)) + (1,) * (u.ndim - 2)
-    wk = np.broadcast_to(w.reshape(shape), u.shape)
-    has = np.isfinite(u) & (wk > 0)
-    uu = np.where(has, u, 0.0)
-    total = np.zeros(u.shape[:1] + u.shape[2:])
-    wsum = np.zeros_like(total)
-    for p in range(len(PILLARS)):
-        sel = pill == p
-        if not sel.any() or pw[p] <= 0:
-            continue
-        ws = np.where(has[:, sel], wk[:, sel], 0.0).sum(axis=1)
-        ps = (np.where(has[:, sel], wk[:, sel], 0.0) * uu[:, sel]).sum(axis=1)
-        present = ws > 0
-        total += np.where(present, pw[p] * ps / np.where(present, ws, 1.0), 0.0)
-        wsum += np.where(present, pw[p], 0.0)
+    scores, present = pillar_scores(u, config)
+    return weighted_scores(scores, present, pw[None, :])[..., 0]
+
+
+def weighted_scores(scores: np.ndarray, present: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Step 3 for several pillar-weight vectors at once: ``scores``/``present`` (departments,
+    pillars, ...draws) from ``pillar_scores``, ``weights`` (vectors, pillars); returns
+    (departments, ...draws, vectors). A pillar with weight 0 or without a KPI is left out."""
+    wts = np.where(weights > 0, weights, 0.0)  # (v, P)
+    on = np.moveaxis(present, 1, -1).astype(float)  # (d, ...draws, P)
+    val = np.moveaxis(np.where(present, scores, 0.0), 1, -1)
+    total = val @ wts.T
+    wsum = on @ wts.T
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(wsum > 0, 100.0 * total / wsum, np.nan)
+        return np.where(wsum > 0, 100.0 * total / np.where(wsum > 0, wsum, 1.0), np.nan)
 
 
 def band_index(score: np.ndarray, config: ScorecardsConfig) -> np.ndarray:
@@ -121,9 +140,19 @@ def _gated_bands(score: np.ndarray, gates: np.ndarray, config: ScorecardsConfig)
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
-    """1 = best along axis 0 (ties share the better rank); NaN last."""
+    """1 = best along axis 0 (ties share the better rank); NaN last. ``scores`` (departments,)
+    or (departments, draws): each draw ranked on its own."""
     s = np.where(np.isfinite(scores), scores, -np.inf)
-    return (s[None, :] > s[:, None]).sum(axis=1) + 1
+    if s.ndim == 1:
+        return (s[None, :] > s[:, None]).sum(axis=1) + 1
+    step = max(1, 50_000_000 // max(1, s.shape[0] ** 2))  # draws per chunk (bounded memory)
+    return np.concatenate(
+        [
+            (s[None, :, i : i + step] > s[:, None, i : i + step]).sum(axis=1) + 1
+            for i in range(0, s.shape[1], step)
+        ],
+        axis=1,
+    )
 
 
 def score_period(
@@ -182,7 +211,7 @@ def score_period(
     band = _gated_bands(score, cap_point, config)
     band_d = _gated_bands(score_d, gate_cap(gate_draws, config), config)
     rank = _ranks(score)
-    rank_d = np.stack([_ranks(score_d[:, s]) for s in range(n_s)], axis=1)
+    rank_d = _ranks(score_d)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # unscored rows: all-NaN draws
         lo, hi = np.nanpercentile(score_d, [5, 95], axis=1) if n_d else (score, score)
@@ -193,12 +222,10 @@ def score_period(
     if config.sensitivity_draws > 0 and n_d:
         alpha = np.maximum(config.sensitivity_concentration * base_w / base_w.sum(), 1e-3)
         alpha = np.where(base_w > 0, alpha, 1e-3)
-        same = np.zeros(n_d)
-        for _ in range(config.sensitivity_draws):
-            w = rng.dirichlet(alpha)
-            b = _gated_bands(score_matrix(u_point, config, pillar_weights=w), cap_point, config)
-            same += b == band
-        stability = same / config.sensitivity_draws
+        weights = np.stack([rng.dirichlet(alpha) for _ in range(config.sensitivity_draws)])
+        pillars, present = pillar_scores(u_point, config)
+        b = _gated_bands(weighted_scores(pillars, present, weights), cap_point[:, None], config)
+        stability = (b == band[:, None]).mean(axis=1)
         change_share = float(np.mean(1.0 - stability))
     gate_names = []
     for i in range(n_d):

@@ -35,6 +35,8 @@ no adjustment. Status, by direction (``better`` = the good side for the KPI): ``
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -133,7 +135,7 @@ def shrink_group(
     city, city_variance; adds post_a, post_b (rates), post_mean, post_sd (observed scale),
     shrunk, lo, hi (adjusted scale), prior_sd, funnel_z_raw, funnel_z, funnel_se,
     funnel_status (over-dispersion ``phi`` / ``tau2_funnel`` of ``method``)."""
-    g = g.copy()
+    cols: dict[str, Any] = {}  # the added columns, set at once (a column at a time is slow)
     k = KPI_BY_NAME[g["kpi"].iloc[0]]
     kind = k.kind
     n = g["denominator"].to_numpy(float)
@@ -155,29 +157,30 @@ def shrink_group(
                 np.where(has, a, 1.0)[:, None], np.where(has, b, 1.0)[:, None], (len(g), 4000)
             )
             qlo, qhi = np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2], axis=1)
-            g["post_a"], g["post_b"] = np.where(has, a, np.nan), np.where(has, b, np.nan)
+            cols["post_a"], cols["post_b"] = np.where(has, a, np.nan), np.where(has, b, np.nan)
         else:
             shrink = tau2 / (tau2 + noise)
             mean = exp_ + shrink * (obs - exp_)
             sd = np.sqrt(shrink * noise)
             qlo, qhi = mean - _Z * sd, mean + _Z * sd
-            g["post_a"], g["post_b"] = np.nan, np.nan
-        g["post_mean"] = np.where(has, mean, np.nan)
-        g["post_sd"] = np.where(has, sd, np.nan)
+            cols["post_a"], cols["post_b"] = np.nan, np.nan
+        cols["post_mean"] = np.where(has, mean, np.nan)
+        cols["post_sd"] = np.where(has, sd, np.nan)
         lim = (0.0, 1.0) if kind == "rate" else (-np.inf, np.inf)
-        g["shrunk"] = np.where(has, np.clip(city + mean - exp_, *lim), np.nan)
-        g["lo"] = np.where(has, np.clip(city + qlo - exp_, *lim), np.nan)
-        g["hi"] = np.where(has, np.clip(city + qhi - exp_, *lim), np.nan)
-        g["prior_sd"] = np.sqrt(tau2) if np.isfinite(tau2) else np.nan
+        cols["shrunk"] = np.where(has, np.clip(city + mean - exp_, *lim), np.nan)
+        cols["lo"] = np.where(has, np.clip(city + qlo - exp_, *lim), np.nan)
+        cols["hi"] = np.where(has, np.clip(city + qhi - exp_, *lim), np.nan)
+        cols["prior_sd"] = np.sqrt(tau2) if np.isfinite(tau2) else np.nan
         z_raw = (obs - exp_) / np.sqrt(fv)
         se = np.sqrt(fv * (phi if method == "multiplicative" and phi > 1 else 1.0) + tau2_funnel)
         z = (obs - exp_) / se
     ok = has & np.isfinite(z_raw)
-    g["funnel_z_raw"] = np.where(ok, z_raw, np.nan)
-    g["funnel_z"] = np.where(ok, z, np.nan)
-    g["funnel_se"] = np.where(ok, se, np.nan)
-    g["funnel_status"] = funnel_status(np.where(ok, z, np.nan), has, k.higher_is_better)
-    return g
+    cols["funnel_z_raw"] = np.where(ok, z_raw, np.nan)
+    cols["funnel_z"] = np.where(ok, z, np.nan)
+    cols["funnel_se"] = np.where(ok, se, np.nan)
+    cols["funnel_status"] = funnel_status(np.where(ok, z, np.nan), has, k.higher_is_better)
+    new = pd.DataFrame(cols, index=g.index)
+    return pd.concat([g.drop(columns=[c for c in cols if c in g.columns]), new], axis=1)
 
 
 def shrink_kpis(
