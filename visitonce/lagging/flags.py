@@ -309,6 +309,7 @@ def comparison_rows(windowed: DataFrame, expect: DataFrame) -> DataFrame:
     return joined.groupBy(*KEYS, COMPARISON, A.PLACE).agg(
         *_stat_columns(),
         F.sum((F.col(A.Y_ADJ) > F.col("expected_log")).cast("long")).alias("n_above"),
+        F.sum((F.col(A.Y) > F.col("expected_log")).cast("long")).alias("n_above_raw"),
         F.first("expected_log").alias("expected_log"),
         F.first("n_reference").alias("n_reference"),
         F.first("reference").alias("reference"),
@@ -417,7 +418,23 @@ def decide(pdf: pd.DataFrame, config: LaggingConfig) -> pd.DataFrame:
     )
     flagged = significant & big & big_in_unit
     raw_obs = np.exp(raw)
-    raw_big = (raw_obs / expected >= config.min_effect) & (raw_obs - expected >= material)
+    # Slow on the raw durations too, and significantly so (the same sign test and FDR, on the
+    # raw values): a raw median above the expectation by chance is not called workload.
+    above_raw = (
+        pdf["n_above_raw"].fillna(0).to_numpy(dtype=float)
+        if "n_above_raw" in pdf.columns
+        else above
+    )
+    p_raw = np.where(testable, binom.sf(above_raw - 1, np.maximum(n, 1), 0.5), np.nan)
+    q_raw = np.full(len(pdf), np.nan)
+    if testable.any():
+        q_raw[testable] = false_discovery_control(p_raw[testable], method="bh")
+    raw_big = (
+        testable
+        & (q_raw <= config.fdr_alpha)
+        & (raw_obs / expected >= config.min_effect)
+        & (raw_obs - expected >= material)
+    )
     workload = testable & ~flagged & ((significant & big) | raw_big)
     status = np.select(
         [
@@ -495,6 +512,7 @@ def to_lagging_steps(adjusted: DataFrame, config: LaggingConfig) -> DataFrame:
             "reference": None,
             "reference_message": None,
             "n_above": np.nan,
+            "n_above_raw": np.nan,
         }
     )
     both = pd.concat([rows, alone[rows.columns]], ignore_index=True) if len(rows) else alone
