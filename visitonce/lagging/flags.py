@@ -373,11 +373,23 @@ def materiality(pdf: pd.DataFrame, expected_s: np.ndarray, config: LaggingConfig
     return np.where(expected_s >= day, np.maximum(thr, multi), thr)
 
 
+def _sign_test(
+    above: np.ndarray, n: np.ndarray, testable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(p, q): the one-sided sign test of ``above`` of ``n`` observations above the
+    expectation, and its Benjamini-Hochberg q-values over the testable rows (NaN elsewhere)."""
+    from scipy.stats import binom, false_discovery_control
+
+    p = np.where(testable, binom.sf(above - 1, np.maximum(n, 1), 0.5), np.nan)
+    q = np.full(len(p), np.nan)
+    if testable.any():
+        q[testable] = false_discovery_control(p[testable], method="bh")
+    return p, q
+
+
 def decide(pdf: pd.DataFrame, config: LaggingConfig) -> pd.DataFrame:
     """The lagging_steps rows (``LAGGING_SCHEMA``) from comparison rows with their statistics
     (columns of ``comparison_rows``; rows without a comparison have a null one)."""
-    from scipy.stats import binom, false_discovery_control
-
     pdf = pdf.reset_index(drop=True)
     n = pdf["n"].to_numpy(dtype=float)
     med = pdf["med"].to_numpy(dtype=float)
@@ -390,10 +402,7 @@ def decide(pdf: pd.DataFrame, config: LaggingConfig) -> pd.DataFrame:
     # A ratio of near-zero numbers for work that takes hours on the calendar: never judged.
     unreliable = has_exp & (np.minimum(observed, expected) < config.basis_min_s) & (cal >= 3600)
     testable = (n >= config.min_cases) & has_exp & ~unreliable
-    p = np.where(testable, binom.sf(above - 1, np.maximum(n, 1), 0.5), np.nan)
-    q = np.full(len(pdf), np.nan)
-    if testable.any():
-        q[testable] = false_discovery_control(p[testable], method="bh")
+    p, q = _sign_test(above, n, testable)
     ratio = observed / expected
     excess = observed - expected
     material = materiality(pdf, expected, config)
@@ -420,15 +429,7 @@ def decide(pdf: pd.DataFrame, config: LaggingConfig) -> pd.DataFrame:
     raw_obs = np.exp(raw)
     # Slow on the raw durations too, and significantly so (the same sign test and FDR, on the
     # raw values): a raw median above the expectation by chance is not called workload.
-    above_raw = (
-        pdf["n_above_raw"].fillna(0).to_numpy(dtype=float)
-        if "n_above_raw" in pdf.columns
-        else above
-    )
-    p_raw = np.where(testable, binom.sf(above_raw - 1, np.maximum(n, 1), 0.5), np.nan)
-    q_raw = np.full(len(pdf), np.nan)
-    if testable.any():
-        q_raw[testable] = false_discovery_control(p_raw[testable], method="bh")
+    _, q_raw = _sign_test(pdf["n_above_raw"].fillna(0).to_numpy(dtype=float), n, testable)
     raw_big = (
         testable
         & (q_raw <= config.fdr_alpha)
