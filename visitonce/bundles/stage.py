@@ -95,10 +95,10 @@ def mine_scope(
         if top <= min_count:  # no segment's floor is higher: mining them apart gains nothing
             raise
     sizes = {
-        r["s"]: int(r["n"])
-        for r in baskets.select(F.explode(F.concat(F.array(F.lit(EVERYONE)), TOKENS)).alias("s"))
-        .groupBy("s")
-        .agg(F.count(F.lit(1)).alias("n"))
+        r[SEGMENT]: int(r["n"])
+        for r in summarize_segments(baskets)
+        .groupBy(SEGMENT)
+        .agg(F.sum("n_baskets").alias("n"))
         .collect()
     }
     parts, floors, bound = [], {}, 0
