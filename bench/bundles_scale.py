@@ -26,11 +26,10 @@ import time
 from pathlib import Path
 
 from pyspark import StorageLevel
-from pyspark.sql import functions as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.city import read_city  # noqa: E402
+from tests.city import read_city, with_ingest_columns  # noqa: E402
 from visitonce.applications import to_applications  # noqa: E402
 from visitonce.bundles.baskets import SCOPE_CITIZEN, to_baskets, with_mining_items  # noqa: E402
 from visitonce.bundles.guard import ItemsetExplosionError  # noqa: E402
@@ -60,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     if not (root / "applications" / "_SUCCESS").exists():
         ev, cat, _ = read_city(spark, root)
-        ev = ev.withColumn("source", F.lit("generated")).withColumn("source_file", F.lit("g"))
-        ev = ev.withColumn("event_date", F.to_date(F.from_utc_timestamp("started_at", TZ)))
+        ev = with_ingest_columns(ev, TZ)
         as_of = dt.datetime.fromisoformat(truth["period_end"])
         to_applications(
             ev, catalog=cat, calendar=CalendarConfig(), time_zone=TZ, as_of=as_of

@@ -19,11 +19,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from pyspark.sql import functions as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.city import read_city  # noqa: E402
+from tests.city import read_city, with_ingest_columns  # noqa: E402
 from visitonce.applications import to_applications  # noqa: E402
 from visitonce.config import CalendarConfig, ScorecardsConfig  # noqa: E402
 from visitonce.generate import generate  # noqa: E402
@@ -37,8 +36,7 @@ def one(spark, root: Path, *, variant: str, seed: int, events: int, days: int) -
     truth = generate(root, n_events=events, seed=seed, days=days, fmt="parquet", dirty=False,
                      quality_via=variant)  # fmt: skip
     ev, cat, _ = read_city(spark, root)
-    ev = ev.withColumn("source", F.lit("generated")).withColumn("source_file", F.lit("g"))
-    ev = ev.withColumn("event_date", F.to_date(F.from_utc_timestamp("started_at", TZ))).cache()
+    ev = with_ingest_columns(ev, TZ).cache()
     as_of = dt.datetime.fromisoformat(truth["period_end"])
     apps = to_applications(ev, catalog=cat, calendar=CalendarConfig(), time_zone=TZ, as_of=as_of)
     apps = apps.cache()

@@ -31,3 +31,14 @@ def read_city(spark: SparkSession, root: Path) -> tuple[DataFrame, DataFrame, Da
         .withColumn("officials_on_duty", F.col("officials_on_duty").cast("int"))
     )
     return ev, catalog, roster
+
+
+def with_ingest_columns(events: DataFrame, time_zone: str) -> DataFrame:
+    """The columns ingest adds to a generated city's events (source, source_file, source_row,
+    event_date in ``time_zone``), for analytics run on them without ingest."""
+    return (
+        events.withColumn("source", F.lit("generated"))
+        .withColumn("source_file", F.lit("generated"))
+        .withColumn("source_row", F.lit(None).cast("long"))
+        .withColumn("event_date", F.to_date(F.from_utc_timestamp("started_at", time_zone)))
+    )

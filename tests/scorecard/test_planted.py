@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from tests.city import read_city
+from tests.city import read_city, with_ingest_columns
 from visitonce import io, schemas
 from visitonce.applications import to_applications
 from visitonce.config import CalendarConfig, ScorecardsConfig
@@ -37,12 +37,7 @@ def city(tmp_path_factory, spark):
     root = tmp_path_factory.mktemp("scorecards")
     truth = generate(root, n_events=40_000, seed=11, days=45, fmt="parquet", dirty=False)
     ev, cat, _ = read_city(spark, root)
-    ev = (
-        ev.withColumn("source", F.lit("generated"))
-        .withColumn("source_file", F.lit("generated"))
-        .withColumn("source_row", F.lit(None).cast("long"))
-        .withColumn("event_date", F.to_date(F.from_utc_timestamp("started_at", TZ)))
-    )
+    ev = with_ingest_columns(ev, TZ)
     as_of = dt.datetime.fromisoformat(truth["period_end"])
     apps = to_applications(ev, catalog=cat, calendar=CalendarConfig(), time_zone=TZ, as_of=as_of)
     # A tiny department: six March applications of the busiest department, relabelled.
