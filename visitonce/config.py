@@ -36,6 +36,19 @@ class IngestConfig:
     # A file whose rows are quarantined at this share or more is reported in the manifest's
     # file_alerts (and by the ingest job on stderr): usually one department's broken export.
     file_alert_share: float = 0.5
+    # Landing laid out by day (events/date=YYYY-MM-DD/): a folder's date is the day its export
+    # landed, so an event can land up to this many days after its own day. A run with an
+    # interval reads the day folders from the day before its start through this many days after
+    # its end (README, "Landing laid out by day"); a row landing later is never ingested.
+    late_arrival_days: int = 3
+
+    def __post_init__(self) -> None:
+        days = self.late_arrival_days
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise ConfigError(
+                f"ingest.late_arrival_days: {days!r} is out of range; use a whole number of "
+                "days, 0 or more (how late an export may land after its events' day)"
+            )
 
 
 @dataclass(frozen=True)

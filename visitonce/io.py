@@ -6,7 +6,9 @@ code works for local disks and object stores on a cluster.
 
 from __future__ import annotations
 
+import datetime as dt
 import posixpath
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,6 +66,83 @@ def list_files(spark: SparkSession, uri: str) -> list[str]:
         else:
             files.append(st.getPath().toString())
     return sorted(files)
+
+
+def folder_uri(spark: SparkSession, uri: str) -> str | None:
+    """``uri`` spelled as ``list_files`` spells the paths under it, when it names one folder;
+    None for a file, or a glob matching several paths or none."""
+    fs, path = _hadoop_path(spark, uri)
+    statuses = fs.globStatus(path) or []
+    if len(statuses) != 1 or not statuses[0].isDirectory():
+        return None
+    return str(statuses[0].getPath().toString())
+
+
+# A Hive-style day folder of a landing area: the day its files landed.
+DAY_FOLDER = re.compile(r"(?:event_)?date=(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass(frozen=True)
+class LandingSelection:
+    """The files of a landing folder that a run reads, and what its day folders were."""
+
+    files: list[str]
+    layout: str  # "daily" (files under date=YYYY-MM-DD/ folders) or "flat"
+    folders_read: int = 0  # day folders (holding data files) selected
+    folders_skipped: int = 0  # day folders outside the dates
+
+    def manifest(self, *, late_arrival_days: int) -> dict[str, Any]:
+        """The manifest's ``landing`` section."""
+        if self.layout != "daily":
+            return {"layout": self.layout}
+        return {
+            "layout": self.layout,
+            "folders_read": self.folders_read,
+            "folders_skipped": self.folders_skipped,
+            "late_arrival_days": late_arrival_days,
+        }
+
+
+def _day_folder(name: str) -> dt.date | None:
+    match = DAY_FOLDER.fullmatch(name)
+    if match is None:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:  # date=2026-02-30: not a day, so not a day folder (its files are read)
+        return None
+
+
+def select_landing_days(
+    files: list[str], *, root: str | None, first: dt.date | None, last: dt.date | None
+) -> LandingSelection:
+    """The files of the landing folder ``root`` that sit in day folders dated ``first`` to
+    ``last`` (inclusive; None: unbounded), when its files sit in ``date=YYYY-MM-DD/`` (or
+    ``event_date=``) folders directly under it.
+
+    Every file that is in no day folder (a stray file at the top, another folder) is kept:
+    nothing is skipped that the dates cannot speak for. Without day folders (or with no
+    ``root``: a file or a glob) every file is kept, as a flat layout.
+    """
+    prefix = root.rstrip("/") + "/" if root else None
+    folders: dict[str, bool] = {}  # day folder -> whether its date is selected
+    kept: list[str] = []
+    for f in files:
+        top = f[len(prefix) :].split("/", 1) if prefix and f.startswith(prefix) else []
+        day = _day_folder(top[0]) if len(top) == 2 else None  # a folder, not a file at the top
+        selected = day is None or (
+            (first is None or day >= first) and (last is None or day <= last)
+        )
+        if day is not None:
+            folders[top[0]] = selected
+        if selected:
+            kept.append(f)
+    if not folders:
+        return LandingSelection(files=list(files), layout="flat")
+    n_read = sum(folders.values())
+    return LandingSelection(
+        files=kept, layout="daily", folders_read=n_read, folders_skipped=len(folders) - n_read
+    )
 
 
 def exists(spark: SparkSession, uri: str) -> bool:
@@ -140,7 +219,8 @@ def read_raw(
     Every value stays a string here: typing happens in validation, where a value that does not
     parse is counted and quarantined instead of failing the job.
     """
-    files = files or list_files(spark, uri)
+    # an empty selection is no input, never everything
+    files = list_files(spark, uri) if files is None else files
     if not files:
         raise InputError(f"no input files at {uri}: check the path (a file, folder or glob)")
     fmt = detect_format(files, mapping.format)

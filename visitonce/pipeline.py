@@ -280,13 +280,61 @@ def _derive_catalog(spark: SparkSession, req: RunRequest, clean: DataFrame) -> d
     }
 
 
+def landing_days(
+    start: dt.datetime | None, end: dt.datetime | None, *, time_zone: str, late_arrival_days: int
+) -> tuple[dt.date | None, dt.date | None]:
+    """The dates of the landing day folders that can hold events of the interval [start, end)
+    (None: an open side): from the day before the start's local date through
+    ``late_arrival_days`` after the end's.
+
+    A folder's date is the day its export landed, up to ``late_arrival_days`` after its events'
+    day. The day of margin on each side (the end's own date is a day past an interval ending at
+    midnight) covers folders dated in another zone than ``time_zone``, such as UTC.
+    """
+    first = local_date(start, time_zone=time_zone)
+    last = local_date(end, time_zone=time_zone)
+    return (
+        None if first is None else first - dt.timedelta(days=1),
+        None if last is None else last + dt.timedelta(days=late_arrival_days),
+    )
+
+
+def select_landing(spark: SparkSession, req: RunRequest) -> io.LandingSelection:
+    """The event files a run reads: with an interval, only the landing day folders that can
+    hold its events (``io.select_landing_days``); otherwise every file under ``req.events``.
+
+    Raises InputError when the interval selects nothing in a landing laid out by day.
+    """
+    files = io.list_files(spark, req.events)
+    late = req.config.ingest.late_arrival_days
+    first = last = None
+    if req.start is not None or req.end is not None:
+        first, last = landing_days(
+            req.start, req.end, time_zone=req.config.ingest.time_zone, late_arrival_days=late
+        )
+    selection = io.select_landing_days(
+        files, root=io.folder_uri(spark, req.events), first=first, last=last
+    )
+    if files and not selection.files:
+        interval = ", ".join(t.isoformat() if t else "..." for t in (req.start, req.end))
+        dates = f"{first or '...'} through {last or '...'}"
+        raise io.InputError(
+            f"no landing folder under {req.events} covers the interval [{interval}): none of "
+            f"its {selection.folders_skipped} day folders is dated {dates} (the day before the "
+            f"interval's first local day through ingest.late_arrival_days={late} after its "
+            "end); check that the export of those days has landed"
+        )
+    return selection
+
+
 def run_ingest(
     spark: SparkSession, req: RunRequest, *, timer: Timer, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Ingest stage: reference tables, then events; returns the manifest's count sections."""
     say = progress or (lambda _m: None)
     with timer.stage("ingest"):
-        raw = io.read_raw(spark, req.events, mapping=req.mapping)
+        landing = select_landing(spark, req)
+        raw = io.read_raw(spark, req.events, mapping=req.mapping, files=landing.files)
         batch = batch_id(req.mapping, raw.files)
         reference: dict[str, Any] = {}
         catalog = None
@@ -298,7 +346,13 @@ def run_ingest(
         if req.roster:
             say("validating the roster")
             _, reference["roster"] = _ingest_reference(spark, req, "roster", req.roster, batch)
-        say(f"reading {len(raw.files)} event file(s) through mapping {req.mapping.name!r}")
+        folders = (
+            f" ({landing.folders_read} of "
+            f"{landing.folders_read + landing.folders_skipped} day folders)"
+            if landing.layout == "daily"
+            else ""
+        )
+        say(f"reading {len(raw.files)} event file(s){folders} through mapping {req.mapping.name!r}")
         canonical = ingest.to_canonical(raw.df, mapping=req.mapping)
         canonical = ingest.with_values_json(ingest.with_pseudonyms(canonical, key=req.key))
         tolerance = dt.timedelta(hours=req.config.ingest.future_tolerance_hours)
@@ -369,6 +423,7 @@ def run_ingest(
         "file_alerts": file_alerts(files, per, share=req.config.ingest.file_alert_share),
         "reference": reference,
         "event_dates": sorted(d.isoformat() for d in dates),
+        "landing": landing.manifest(late_arrival_days=req.config.ingest.late_arrival_days),
     }
 
 
