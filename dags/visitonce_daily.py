@@ -6,7 +6,9 @@ Every local day: ingest the day's service-log events from the landing area into 
 
 - **Data interval**: one local day, `[00:00, 24:00)` in the city's time zone. Landing files may
   hold several days: the job keeps the rows whose `started_at` falls in the interval and counts
-  the rest as belonging to other intervals (see `manifest.json`).
+  the rest as belonging to other intervals (see `manifest.json`). A landing laid out by day
+  (`events/date=YYYY-MM-DD/`) is read only in the day folders that can hold the interval's
+  events (the day before it through `ingest.late_arrival_days` after it).
 - **Reruns and backfills** overwrite exactly the day's `events/event_date=...` partition, so
   `airflow dags backfill` over a month is safe.
 - **Params**: `landing` (holds `events/`, `catalog.csv`, `roster.csv`), `warehouse` (output

@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                     "applications",
                     "stages",
                     "event_dates",
+                    "landing",
                 )
             }
         )

@@ -144,7 +144,7 @@ def test_a_layout_without_day_folders_is_read_whole() -> None:
 
 START = dt.datetime.fromisoformat("2026-03-04T00:00:00+08:00")
 END = dt.datetime.fromisoformat("2026-03-05T00:00:00+08:00")
-LATE_FROM = "2026-03-04T22:00"  # rows of 03-04 from 22:00 land in 03-05's folder
+LATE_FROM = "2026-03-04T18:00"  # rows of 03-04 from 18:00 land in 03-05's folder
 
 
 def _lay_out_by_day(tmp_path: Path) -> tuple[Path, dict[str, int], set[str], dict]:
