@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from visitonce import columns as C
+from visitonce.cli import _summary
 from visitonce.generate import generate
 from visitonce.io import InputError, select_landing_days
 from visitonce.mapping import load_mapping
@@ -184,7 +185,7 @@ def _lay_out_by_day(tmp_path: Path) -> tuple[Path, dict[str, int], set[str], dic
 
 
 def test_a_daily_run_reads_its_landing_days_and_ingests_what_a_full_run_does(
-    spark, tmp_path
+    spark, tmp_path, capsys
 ) -> None:
     events, written, late, truth = _lay_out_by_day(tmp_path)
     folders = {name.split("/")[0] for name in written if "/" in name}
@@ -218,6 +219,8 @@ def test_a_daily_run_reads_its_landing_days_and_ingests_what_a_full_run_does(
         daily["rows_clean"] + daily["rows_quarantined"] + daily["rows_duplicate"]
     )
     assert daily["event_dates"] == ["2026-03-04"]
+    _summary(daily, str(tmp_path / "daily"))  # what `visitonce run` prints after the run
+    assert "landing by day: read 6 of 12 day folders" in capsys.readouterr().out
 
     full = run_pipeline(spark, request("full"), stages=[])
     assert full["landing"]["folders_read"] == 12 and full["landing"]["folders_skipped"] == 0

@@ -213,6 +213,13 @@ def _summary(manifest: dict[str, Any], out_dir: str) -> None:
             f"{manifest['rows_out_of_interval']:,} valid rows belong to other data "
             "intervals and were left for their runs"
         )
+    landing = manifest.get("landing") or {}
+    if landing.get("folders_skipped"):
+        out.print(
+            f"landing by day: read {landing['folders_read']:,} of "
+            f"{landing['folders_read'] + landing['folders_skipped']:,} day folders (the "
+            f"interval's, a day before it and {landing['late_arrival_days']} late days after)"
+        )
     if manifest["quarantine_reasons"]:
         reasons = ", ".join(f"{k} {v:,}" for k, v in manifest["quarantine_reasons"].items())
         out.print(f"quarantined by reason: {reasons}")
