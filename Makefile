@@ -50,7 +50,7 @@ demo: setup
 	$(BIN)/visitonce demo --out demo-out
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
+	$(BIN)/python -m pytest -q -n 2 --durations=25
 
 lint: setup
 	$(BIN)/ruff check visitonce jobs tests
