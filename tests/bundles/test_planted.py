@@ -34,7 +34,7 @@ def _run(spark, root, truth, stages=None) -> dict:
 def mined(tmp_path_factory, spark):
     root = tmp_path_factory.mktemp("bundles")
     truth = generate(root / "landing", n_events=40_000, seed=3, days=31, dirty=False)
-    manifest = _run(spark, root, truth)
+    manifest = _run(spark, root, truth, stages=["bundles"])  # what the module reads
     bundles = spark.read.parquet(str(root / "out" / "bundles"))
     return {"truth": truth, "manifest": manifest, "bundles": bundles.collect(), "root": root}
 
