@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python bench/xes.py
 	$(BIN)/python bench/steps.py
 	$(BIN)/python bench/file_sizes.py
+	$(BIN)/python bench/daily_increment.py
 
 clean:
 	rm -rf demo-out .pytest_cache
