@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import shutil
 import time
 from pathlib import Path
 
-import psutil
+from machine import context
 
 KEY = b"bench-daily-key-0123456789"
 
@@ -144,11 +142,7 @@ def main() -> None:
                 "ratio_total": round(total["daily on history"] / total["daily on empty"], 2),
                 "history_days": args.days,
                 "events_per_day": args.events_per_day,
-                "machine": f"{os.cpu_count()} cores, "
-                f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.machine()}, "
-                f"Python {platform.python_version()}, Spark {spark.version}",
-                "load_average": os.getloadavg(),
-                "date": dt.date.today().isoformat(),
+                **context(spark),
             },
             indent=2,
         )

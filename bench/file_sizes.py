@@ -16,12 +16,11 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import time
 from pathlib import Path
 
-import psutil
+from machine import context
 
 
 def file_counts(out: Path) -> dict[str, object]:
@@ -114,11 +113,7 @@ def main() -> None:
                 f"best_s_{month}": best[month],
                 f"best_s_{long}": best[long],
                 f"ratio_{long}_over_{month}": ratios,
-                "machine": f"{os.cpu_count()} cores, "
-                f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.machine()}, "
-                f"Python {platform.python_version()}, Spark {spark.version}",
-                "load_average": os.getloadavg(),
-                "date": dt.date.today().isoformat(),
+                **context(spark),
             },
             indent=2,
         )
