@@ -46,7 +46,8 @@ def file_counts(out: Path) -> dict[str, object]:
 
 def run_once(spark, landing: Path, out: Path) -> dict[str, object]:
     from visitonce.mapping import load_mapping
-    from visitonce.pipeline import RunRequest, Timer, run_applications, run_ingest
+    from visitonce.pipeline import RunRequest, Timer, run_ingest
+    from visitonce.stages import run_applications
 
     truth = json.loads((landing / "truth.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
@@ -61,7 +62,7 @@ def run_once(spark, landing: Path, out: Path) -> dict[str, object]:
     )
     timer = Timer()
     counts = run_ingest(spark, req, timer=timer)
-    n_apps = run_applications(spark, req, timer=timer)
+    n_apps = run_applications(spark, req, timer=timer)["applications"]
     return {
         "rows_in": counts["rows_in"],
         "rows_clean": counts["rows_clean"],

@@ -66,8 +66,9 @@ def main() -> None:
 
     from visitonce.generate import generate
     from visitonce.mapping import load_mapping
-    from visitonce.pipeline import RunRequest, Timer, run_applications, run_ingest
+    from visitonce.pipeline import RunRequest, Timer, run_ingest
     from visitonce.spark import build_session
+    from visitonce.stages import run_applications
 
     work = Path(args.work)
     landing = work / f"landing-{args.events}-{args.seed}"
@@ -92,7 +93,7 @@ def main() -> None:
         timer = Timer()
         t0 = time.perf_counter()
         counts = run_ingest(spark, req, timer=timer)
-        n_apps = run_applications(spark, req, timer=timer)
+        n_apps = run_applications(spark, req, timer=timer)["applications"]
         wall = time.perf_counter() - t0
     figures = {
         "events_valid": truth["n_events_valid"],

@@ -35,19 +35,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
     from visitonce.bundles.stage import bundles_config, run_bundles
-    from visitonce.config import load_config
-    from visitonce.pipeline import parse_local_date
+    from visitonce.context import job_scope
 
+    job = job_scope(args)
     config = bundles_config(
         args.config, min_count=args.min_count, window_days=args.window_days, segments=args.segment
     )
-    loaded = load_config(args.config)
-    tz = loaded.ingest.time_zone
     return run_bundles(
         spark, warehouse=args.warehouse, out=args.out, config=config, say=print,
-        start=parse_local_date(args.start, flag="--start", time_zone=tz),
-        end=parse_local_date(args.end, flag="--end", time_zone=tz),
-        target_file_mb=loaded.output.target_file_mb,
+        start=job.start_date, end=job.end_date,
+        target_file_mb=job.config.output.target_file_mb,
     )  # fmt: skip
 
 

@@ -2,7 +2,7 @@
 
     spark-submit jobs/demand.py --warehouse URI [--end ISO] [--config FILE]
 
-Reads ``events/``, ``applications/`` and, when present, ``catalog/``, ``roster/`` and
+Reads ``step_facts/``, ``applications/`` and, when present, ``catalog/``, ``roster/`` and
 ``lagging_steps/`` under the warehouse (with ``--end``, only the events and applications of the
 local dates before it, so a backfilled month plans from what was known then; the forecast
 starts at the end), and writes ``demand/``, ``demand_forecast/``,
@@ -31,38 +31,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
-    from pyspark.sql import functions as F
-
     from visitonce import columns as C
     from visitonce import io, schemas
-    from visitonce.config import load_config
+    from visitonce.context import job_scope
     from visitonce.demand.stage import TABLES, plan_demand
-    from visitonce.pipeline import parse_local_date, record_stage_result
+    from visitonce.pipeline import record_stage_result
 
-    config = load_config(args.config)
-    end = parse_local_date(args.end, flag="--end", time_zone=config.ingest.time_zone)
-    table = lambda name: io.join_uri(args.warehouse, name)  # noqa: E731
-    if not io.exists(spark, table("events")):
-        raise io.InputError(f"no events table under {args.warehouse}: run ingest first")
-    events = spark.read.parquet(table("events"))
-    applications = spark.read.parquet(table("applications"))
-    if end is not None:
-        events = events.where(F.col(C.EVENT_DATE) < F.lit(end))
-        applications = applications.where(F.col(C.APPLIED_DATE) < F.lit(end))
-    optional = {
-        name: spark.read.parquet(table(name)) if io.exists(spark, table(name)) else None
-        for name in ("catalog", "roster", "lagging_steps")
-    }
+    job = job_scope(args)
+    config = job.config
+    steps = job.in_interval(job.read(spark, "step_facts"), C.EVENT_DATE)
+    applications = job.in_interval(job.read(spark, "applications"), C.APPLIED_DATE)
     tables, section = plan_demand(
-        spark, events, applications=applications,
-        catalog=optional["catalog"], roster=optional["roster"],
-        lagging_steps=optional["lagging_steps"], config=config.demand,
-        time_zone=config.ingest.time_zone,
+        spark, steps, applications=applications,
+        catalog=job.read_optional(spark, "catalog"), roster=job.read_optional(spark, "roster"),
+        lagging_steps=job.read_optional(spark, "lagging_steps"), config=config.demand,
+        time_zone=job.time_zone,
     )  # fmt: skip
     for name in TABLES:
         if name in tables:
             io.write_table(
-                tables[name], table(name), schemas.load(name),
+                tables[name], job.table(name), schemas.load(name),
                 target_file_mb=config.output.target_file_mb,
             )  # fmt: skip
     spark.catalog.clearCache()

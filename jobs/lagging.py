@@ -3,10 +3,11 @@
     spark-submit jobs/lagging.py --warehouse URI [--start ISO] [--end ISO] [--as-of ISO] \
         [--config FILE]
 
-Reads ``events/``, ``catalog/`` and ``roster/`` (when present) under the warehouse, keeps the
-events that started in [start, end) (local dates of the analysis zone), and writes
-``step_timings/``, ``lagging_steps/`` and ``alerts/`` there (replacing them: the same input
-gives the same tables). Open steps are censored at ``--as-of`` (default: ``--end``, else the
+Reads ``step_facts/``, ``catalog/`` and ``roster/`` (when present) under the warehouse, keeps
+the steps that started in [start, end) (their place in the application, previous step and
+hand-off come from the whole application, as the applications stage recorded them), and writes
+``lagging_steps/`` and ``alerts/`` there (replacing them: the same input gives the same
+tables). Open steps are censored at ``--as-of`` (default: ``--end``, else the
 latest timestamp in the data).
 """
 
@@ -29,53 +30,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(spark: SparkSession, args: argparse.Namespace) -> dict:
-    import datetime as dt
-
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     from visitonce import columns as C
     from visitonce import io, schemas
-    from visitonce.config import load_config
+    from visitonce.context import job_scope
     from visitonce.lagging.stage import find_lagging_steps
     from visitonce.monitor.stage import find_alerts
-    from visitonce.pipeline import parse_time
 
-    config = load_config(args.config)
-    tz = config.ingest.time_zone
-    start = parse_time(args.start, flag="--start", time_zone=tz)
-    end = parse_time(args.end, flag="--end", time_zone=tz)
-    table = lambda name: io.join_uri(args.warehouse, name)  # noqa: E731
-    events = spark.read.parquet(table("events"))
-    if start:
-        events = events.where(F.col(C.STARTED_AT) >= F.lit(start.astimezone(dt.timezone.utc)))
-    if end:
-        events = events.where(F.col(C.STARTED_AT) < F.lit(end.astimezone(dt.timezone.utc)))
-    as_of = parse_time(args.as_of, flag="--as-of", time_zone=tz) or end
-    if as_of is None:
-        latest = events.select(F.max(F.greatest(C.STARTED_AT, C.ENDED_AT))).first()[0]
-        as_of = latest.replace(tzinfo=dt.timezone.utc)
-    catalog = spark.read.parquet(table("catalog")) if io.exists(spark, table("catalog")) else None
-    roster = spark.read.parquet(table("roster")) if io.exists(spark, table("roster")) else None
-    steps, lagging = find_lagging_steps(
-        events, catalog=catalog, roster=roster, calendar=config.calendar,
+    job = job_scope(args)
+    config, tz = job.config, job.time_zone
+    steps = job.in_interval(job.read(spark, "step_facts"), C.STARTED_AT)
+    as_of = job.as_of(steps)
+    catalog, roster = job.read_optional(spark, "catalog"), job.read_optional(spark, "roster")
+    _, lagging = find_lagging_steps(
+        steps, catalog=catalog, roster=roster, calendar=config.calendar,
         config=config.lagging, time_zone=tz, as_of=as_of,
     )  # fmt: skip
     mb = config.output.target_file_mb
-    io.write_table(steps, table("step_timings"), schemas.load("step_timings"), target_file_mb=mb)
+    seen, alerted = Observation("lagging"), Observation("alerts")
+    counted = lagging.observe(
+        seen, F.count(F.lit(1)).alias("n"), F.sum(F.col("flagged").cast("long")).alias("flagged")
+    )
     io.write_table(
-        lagging, table("lagging_steps"), schemas.load("lagging_steps"), target_file_mb=mb
+        counted, job.table("lagging_steps"), schemas.load("lagging_steps"), target_file_mb=mb
     )
     spark.catalog.clearCache()
-    _, alerts = find_alerts(
-        events, catalog=catalog, roster=roster, config=config.monitor, time_zone=tz
-    )
-    io.write_table(alerts, table("alerts"), schemas.load("alerts"), target_file_mb=mb)
+    _, alerts = find_alerts(steps, catalog=catalog, roster=roster, config=config.monitor,
+                            time_zone=tz)  # fmt: skip
+    io.write_table(
+        alerts.observe(alerted, F.count(F.lit(1)).alias("n")),
+        job.table("alerts"), schemas.load("alerts"), target_file_mb=mb,
+    )  # fmt: skip
     spark.catalog.clearCache()
-    written = spark.read.parquet(table("lagging_steps"))
     return {
-        "item_steps": written.count(),
-        "flagged": written.where(F.col("flagged")).count(),
-        "alerts": spark.read.parquet(table("alerts")).count(),
+        "item_steps": int(seen.get["n"]),
+        "flagged": int(seen.get["flagged"] or 0),
+        "alerts": int(alerted.get["n"]),
     }
 
 

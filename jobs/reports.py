@@ -35,7 +35,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> dict:
 
     from visitonce import io
     from visitonce.config import load_config, with_report_language
-    from visitonce.pipeline import check_language, with_stage_results
+    from visitonce.context import check_language
+    from visitonce.pipeline import with_stage_results
     from visitonce.pseudonym import KEY_ENV, key_from_env
     from visitonce.report.stage import write_reports
 

@@ -42,3 +42,19 @@ def with_ingest_columns(events: DataFrame, time_zone: str) -> DataFrame:
         .withColumn("source_row", F.lit(None).cast("long"))
         .withColumn("event_date", F.to_date(F.from_utc_timestamp("started_at", time_zone)))
     )
+
+
+def step_facts(events: DataFrame, time_zone: str = "Asia/Shanghai") -> DataFrame:
+    """The step facts of clean events under the default calendar and working day, as the
+    applications stage writes them (``visitonce.facts``)."""
+    from visitonce.config import CalendarConfig, LaggingConfig
+    from visitonce.facts import to_step_facts
+
+    lag = LaggingConfig()
+    return to_step_facts(
+        events,
+        calendar=CalendarConfig(),
+        time_zone=time_zone,
+        day_start=lag.work_day_start,
+        day_end=lag.work_day_end,
+    )

@@ -205,3 +205,34 @@ def test_open_case_within_limit(spark) -> None:
         as_of=T(2026, 3, 10, tzinfo=UTC),
     )
     assert apps.first()[C.ON_TIME_STATUS] == "open_within_limit"
+
+
+def test_facts_and_applications_come_from_one_shuffle(spark) -> None:
+    """The run's path: step facts (persisted) then applications grouped from them, with no
+    second exchange by application; the same applications as from the events themselves."""
+    from visitonce.config import Config
+    from visitonce.stages import facts_and_applications
+
+    rows = [
+        _event("E1", "A1", "accept", T(2026, 3, 2, 1), T(2026, 3, 2, 1, 20), sat=3),
+        _event("E2", "A1", "review", T(2026, 3, 2, 2), T(2026, 3, 3, 2), pv=False),
+        _event("E3", "A2", "accept", T(2026, 3, 2, 3), None, item="TAX", dept="TAX"),
+    ]
+    events = _events(spark, rows)
+    as_of = T(2026, 3, 10, tzinfo=UTC)
+    config = Config()
+    facts, apps = facts_and_applications(events, catalog=None, config=config, as_of=as_of)
+    got = sorted(apps.collect())
+    plan = apps._jdf.queryExecution().executedPlan().toString()
+    above_cache = plan.split("InMemoryRelation")[0]
+    assert "Exchange hashpartitioning" not in above_cache, above_cache
+    direct = to_applications(
+        events, catalog=None, calendar=config.calendar,
+        time_zone=config.ingest.time_zone, as_of=as_of,
+    )  # fmt: skip
+    assert got == sorted(direct.collect())
+    contract = schemas.load("step_facts")
+    assert schemas.check_schema(schemas.conform(facts, contract), contract) == []
+    index = {r["event_id"]: (r["step_index"], r["prev_step"]) for r in facts.collect()}
+    assert index == {"E1": (1, None), "E2": (2, "accept"), "E3": (1, None)}
+    facts.unpersist()

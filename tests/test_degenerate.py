@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from tests.degenerate import OPTIONAL, Shape, as_of, write_log
 from visitonce import columns as C
 from visitonce.mapping import load_mapping
-from visitonce.pipeline import RunRequest, analytic_stages, run_pipeline
+from visitonce.pipeline import RunRequest, run_pipeline
+from visitonce.stages import analytic_stages
 
 EXAMPLES = int(os.environ.get("VISITONCE_FUZZ_EXAMPLES", "1"))
 

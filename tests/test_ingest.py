@@ -552,3 +552,18 @@ def test_validate_roster(spark) -> None:
         (dt.date(2026, 3, 2), None, 2),
         (dt.date(2026, 3, 2), "C01", 4),
     ]
+
+
+def test_batch_ids_are_never_read_back_as_numbers() -> None:
+    """Spark's partition discovery reads a value of digits (or digits, e, digits; or a trailing
+    d/f) as a number: quarantine's batch partition must never look like one."""
+    from visitonce.mapping import load_mapping
+    from visitonce.pipeline import batch_id
+
+    mapping = load_mapping("canonical")
+    ids = [batch_id(mapping, [f"file:/landing/events/part-{i}.csv"]) for i in range(3000)]
+    assert len(set(ids)) == len(ids)
+    for b in ids:
+        assert b[0].isalpha() and len(b) == 17, b
+        with pytest.raises(ValueError):
+            float(b.rstrip("df"))

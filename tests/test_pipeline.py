@@ -106,9 +106,7 @@ def test_open_cases_are_kept(spark, world) -> None:
 
 def test_written_tables_match_their_contracts(spark, world) -> None:
     outputs = world["manifest"]["outputs"]
-    assert set(OUTPUT_TABLES) | {"step_timings", "lagging_steps", "step_transitions"} <= set(
-        outputs
-    )
+    assert set(OUTPUT_TABLES) | {"step_facts", "lagging_steps", "step_transitions"} <= set(outputs)
     contracts = {p.name.split(".")[0] for p in (ROOT / "schemas").glob("*.v1.yaml")}
     for name, uri in outputs.items():
         if name in contracts and Path(uri).exists():  # an empty period may write nothing
@@ -321,7 +319,7 @@ def test_each_partition_is_written_as_one_file(world) -> None:
     assert len(days) >= 14
     # unpartitioned: the reference tables, applications and every analytic table
     tables = [t for t in out.iterdir() if t.is_dir() and list(t.glob("*.parquet"))]
-    assert {"catalog", "roster", "applications", "step_timings", "scorecards"} <= {
+    assert {"catalog", "roster", "applications", "step_facts", "scorecards"} <= {
         t.name for t in tables
     }
     for part in days + sorted((out / "quarantine").glob("table=*/batch=*")) + tables:

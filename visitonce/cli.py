@@ -168,8 +168,9 @@ def _run(
     stages: str | None = None,
     language: str | None = None,
 ) -> dict[str, Any]:
-    from visitonce.pipeline import check_stages, make_request, run_pipeline
+    from visitonce.pipeline import make_request, run_pipeline
     from visitonce.spark import build_session
+    from visitonce.stages import check_stages
 
     names = None if stages is None else [x.strip() for x in stages.split(",") if x.strip()]
     check_stages(names)
@@ -338,7 +339,7 @@ def bundles_cmd(
     """Re-mine "one service" bundles of an existing warehouse with other parameters."""
     from visitonce.bundles.stage import bundles_config, run_bundles
     from visitonce.config import load_config
-    from visitonce.pipeline import parse_local_date
+    from visitonce.context import parse_local_date
     from visitonce.spark import build_session
 
     bundles = bundles_config(config, min_count=min_count, window_days=window_days, segments=segment)
@@ -418,7 +419,7 @@ def demo_cmd(
     ] = None,
 ) -> None:
     """Generate a synthetic city and run the whole pipeline on it."""
-    from visitonce.pipeline import check_language
+    from visitonce.context import check_language
     from visitonce.pseudonym import KEY_ENV
 
     check_language(language)  # before generating anything

@@ -502,7 +502,7 @@ def write_table(
         try:
             writer.parquet(staging)
         except Exception:
-            _delete(spark, staging)
+            delete(spark, staging)
             raise
     _swap(spark, staging, uri.rstrip("/"))
 
@@ -530,10 +530,11 @@ def write_partition(
 def drop_partition(spark: SparkSession, uri: str, partition: dict[str, Any]) -> None:
     """Remove one partition (column -> value, in partition order) of a table, if present."""
     value = lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)  # noqa: E731
-    _delete(spark, join_uri(uri, "/".join(f"{k}={value(v)}" for k, v in partition.items())))
+    delete(spark, join_uri(uri, "/".join(f"{k}={value(v)}" for k, v in partition.items())))
 
 
-def _delete(spark: SparkSession, uri: str) -> None:
+def delete(spark: SparkSession, uri: str) -> None:
+    """Remove a file or folder (recursively), if present."""
     fs, path = _hadoop_path(spark, uri)
     if fs.exists(path):
         fs.delete(path, True)

@@ -1,7 +1,9 @@
-"""The run: stages in order, their timings, and the manifest that reconciles every row.
+"""The run: ingest, then the registered stages in order, their timings, and the manifest that
+reconciles every row.
 
-Jobs and the CLI call ``run_pipeline`` (or one stage); this is the only module that both reads
-and writes tables, so the transforms it strings together stay pure.
+Jobs and the CLI call ``run_pipeline``. Dependencies run one way: jobs / CLI -> pipeline ->
+``visitonce.stages`` (the registry) -> each stage -> transforms -> ``io``; the run's shared
+context (request, timer, stage context) is ``visitonce.context``.
 """
 
 from __future__ import annotations
@@ -9,25 +11,30 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import platform
-import time
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import Any
 
-import pyspark
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-import visitonce
 from visitonce import columns as C
 from visitonce import ingest, io, schemas
-from visitonce.applications import to_applications
-from visitonce.config import Config
+from visitonce.context import (
+    Progress,
+    RunRequest,
+    StageContext,
+    Timer,
+    check_language,
+    failed_section,
+    local_date,
+    one_line,
+    parse_time,
+    versions,
+)
 from visitonce.mapping import SourceMapping
 from visitonce.pseudonym import key_id
+from visitonce.stages import analytic_stages, check_stages
 
 MANIFEST = "manifest.json"
 
@@ -53,86 +60,10 @@ class StagesFailed(RuntimeError):
 FOUNDATION = ("applications",)
 
 
-def one_line(e: BaseException) -> str:
-    """An exception as one readable line (first line of its message, with its type)."""
-    first = (str(e).strip().splitlines() or [""])[0][:300]
-    return f"{type(e).__name__}: {first}" if first else type(e).__name__
-
-
-def failed_section(e: BaseException) -> dict[str, Any]:
-    """The manifest section of a stage that raised (its pages say "failed: <error>")."""
-    return {"status": "failed", "error": one_line(e)}
-
-
-def stage_note(section: Any) -> tuple[str, str] | None:
-    """Why a stage's tables are not to be shown: ("failed", error) or ("skipped", reason)
-    from its manifest section; None for a stage that ran."""
-    if not isinstance(section, dict):
-        return None
-    if section.get("status") == "failed":
-        return "failed", str(section.get("error") or "unknown error")
-    if section.get("status") == "skipped":
-        return "skipped", str(section.get("reason") or "nothing to analyse")
-    return None
-
-
 NO_EVENTS = (
     "no clean events in the warehouse (every row read was quarantined or a duplicate; see "
     "quarantine/ and the manifest's quarantine_reasons)"
 )
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """Everything one run needs; built by the CLI or a job from its arguments."""
-
-    events: str
-    out: str
-    mapping: SourceMapping
-    key: bytes = field(repr=False)
-    # When the data were observed (aware): timestamps later than this plus the tolerance are
-    # future_timestamp, and open cases are judged overdue against it.
-    as_of: dt.datetime
-    catalog: str | None = None
-    roster: str | None = None
-    config: Config = field(default_factory=Config)
-    # The data interval [start, end) of a scheduled run (aware): only events that started in it
-    # are this run's; the others are counted as out of interval and left to their own runs.
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-
-    def table(self, name: str) -> str:
-        return io.join_uri(self.out, name)
-
-
-@dataclass
-class Timer:
-    """Stage timings in seconds, in the order the stages ran."""
-
-    stages: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = round(time.perf_counter() - t0, 3)
-
-
-Progress = Callable[[str], None]
-
-
-def _versions(spark: SparkSession) -> dict[str, str]:
-    jvm = spark.sparkContext._jvm
-    java = jvm.java.lang.System.getProperty("java.version") if jvm is not None else "?"
-    return {
-        "visitonce": visitonce.__version__,
-        "pyspark": pyspark.__version__,
-        "spark": spark.version,
-        "python": platform.python_version(),
-        "java": str(java),
-    }
 
 
 def _counts(summary: list[Any]) -> dict[str, dict[str, Any]]:
@@ -222,9 +153,13 @@ def _rows_in(raw: DataFrame) -> dict[str, int]:
 
 
 def batch_id(mapping: SourceMapping, files: list[str]) -> str:
-    """Deterministic id of an ingest batch: the same input gives the same batch."""
+    """Deterministic id of an ingest batch: the same input gives the same batch.
+
+    It starts with a letter: a partition value of hex digits alone (or digits, an ``e`` and
+    digits) is read back by Spark's partition discovery as a number, which broke the
+    quarantine's contract about once in 500 batches."""
     blob = json.dumps([mapping.name, sorted(files)])
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    return "b" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
 def _ingest_reference(
@@ -427,83 +362,6 @@ def run_ingest(
     }
 
 
-def run_applications(spark: SparkSession, req: RunRequest, *, timer: Timer) -> int:
-    """Derive applications from the whole curated events table; returns the row count."""
-    with timer.stage("applications"):
-        events = spark.read.parquet(req.table("events"))
-        catalog = spark.read.parquet(req.table("catalog")) if req.catalog else None
-        apps = to_applications(
-            events,
-            catalog=catalog,
-            calendar=req.config.calendar,
-            time_zone=req.config.ingest.time_zone,
-            as_of=req.as_of,
-        )
-        io.write_table(
-            apps,
-            req.table("applications"),
-            schemas.load("applications"),
-            target_file_mb=req.config.output.target_file_mb,
-        )
-        return spark.read.parquet(req.table("applications")).count()
-
-
-@dataclass
-class StageContext:
-    """What the analytic stages after ingest share: the session, the request, the timer."""
-
-    spark: SparkSession
-    req: RunRequest
-    timer: Timer
-    say: Progress
-    outputs: dict[str, str] = field(default_factory=dict)  # table name -> URI, for the manifest
-    counts: dict[str, Any] = field(default_factory=dict)  # ingest's counts (reports show them)
-    # manifest sections of the stages run so far (the reports show e.g. the forecast errors)
-    results: dict[str, Any] = field(default_factory=dict)
-
-
-# An analytic stage reads the curated tables under req.out, writes its own tables (recording
-# them in ctx.outputs) and returns its manifest section (figures worth auditing), or None.
-Stage = Callable[[StageContext], "dict[str, Any] | None"]
-
-
-def _applications_stage(ctx: StageContext) -> dict[str, Any]:
-    ctx.say("deriving applications")
-    n = run_applications(ctx.spark, ctx.req, timer=ctx.timer)
-    ctx.outputs["applications"] = ctx.req.table("applications")
-    return {"rows": n}
-
-
-def analytic_stages() -> list[tuple[str, Stage]]:
-    """The stages that run after ingest, in order. A capability adds its stage here."""
-    from visitonce.bundles.stage import bundles_stage
-    from visitonce.demand.stage import demand_stage
-    from visitonce.lagging.stage import lagging_stage
-    from visitonce.monitor.stage import monitor_stage
-    from visitonce.report.stage import reports_stage
-    from visitonce.scorecard.stage import scorecards_stage
-
-    return [
-        ("applications", _applications_stage),
-        ("bundles", bundles_stage),
-        ("lagging", lagging_stage),
-        ("monitor", monitor_stage),
-        ("scorecards", scorecards_stage),
-        ("demand", demand_stage),
-        ("reports", reports_stage),  # last: draws on every table above
-    ]
-
-
-def check_stages(stages: Collection[str] | None) -> None:
-    """Fail with a one-line ConfigError when a requested stage does not exist."""
-    known = [name for name, _ in analytic_stages()]
-    unknown = set(stages or ()) - set(known)
-    if unknown:
-        from visitonce.config import ConfigError
-
-        raise ConfigError(f"unknown stage(s) {sorted(unknown)}: choose from {', '.join(known)}")
-
-
 def run_pipeline(
     spark: SparkSession,
     req: RunRequest,
@@ -569,7 +427,7 @@ def run_pipeline(
         "applications": sections["applications"]["rows"],
         "stage_results": {k: v for k, v in sections.items() if v is not None},
         "stages": timer.stages,
-        "versions": _versions(spark),
+        "versions": versions(spark),
         "config": req.config.to_dict(),
         "config_hash": config_hash,
         "pseudonym_key_id": key_id(req.key),
@@ -610,50 +468,6 @@ def with_stage_results(spark: SparkSession, warehouse: str, manifest: dict) -> d
         if written.get("finished_at", "") > since:
             out["stage_results"][name[: -len(".json")]] = written.get("section")
     return out
-
-
-def parse_time(value: str | None, *, flag: str, time_zone: str) -> dt.datetime | None:
-    """An aware datetime from an ISO date or date-time argument (local to ``time_zone`` when it
-    has no offset); None when absent."""
-    from zoneinfo import ZoneInfo
-
-    from visitonce.config import ConfigError
-
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError as e:
-        raise ConfigError(
-            f"{flag} {value!r} is not an ISO date or date-time "
-            "(e.g. 2026-04-01 or 2026-04-01T00:00:00+08:00)"
-        ) from e
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(time_zone))
-    return parsed
-
-
-def local_date(when: dt.datetime | None, *, time_zone: str) -> dt.date | None:
-    """The date of an aware time in ``time_zone`` (an interval bound as a bound on local
-    dates such as ``applied_date``); None when absent."""
-    from zoneinfo import ZoneInfo
-
-    return None if when is None else when.astimezone(ZoneInfo(time_zone)).date()
-
-
-def parse_local_date(value: str | None, *, flag: str, time_zone: str) -> dt.date | None:
-    """The local date (in ``time_zone``) of an ISO date or date-time argument; None when
-    absent. A date-time bound such as an Airflow interval end becomes its local date."""
-    return local_date(parse_time(value, flag=flag, time_zone=time_zone), time_zone=time_zone)
-
-
-def check_language(language: str | None) -> str | None:
-    """A --lang value, checked (ConfigError naming the choices); None stays None."""
-    from visitonce.config import REPORT_LANGUAGES, ConfigError
-
-    if language is not None and language not in REPORT_LANGUAGES:
-        raise ConfigError(f"--lang {language!r}: use one of {', '.join(REPORT_LANGUAGES)}")
-    return language
 
 
 def make_request(

@@ -14,7 +14,8 @@ from visitonce import schemas
 from visitonce.demand.stage import TABLES
 from visitonce.generate import generate
 from visitonce.mapping import load_mapping
-from visitonce.pipeline import RunRequest, analytic_stages, run_pipeline
+from visitonce.pipeline import RunRequest, run_pipeline
+from visitonce.stages import analytic_stages
 
 KEY = b"demand-stage-test-key-0123456789"
 

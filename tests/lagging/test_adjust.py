@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from visitonce import columns as C
+from visitonce import facts as TM
 from visitonce.lagging import adjust as A
-from visitonce.lagging import timings as TM
 
 
 def _rows(load_slope: float, seed: int = 0) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Parity with pm4py on every event log in ../shared/data, on a tie-heavy log and on BPIC 2015.
 
 Each log goes through ingest (read, mapping, parsing, duplicates) and the step facts
-(``to_step_timings`` -> ``to_step_transitions``), as the pipeline takes it, without the rest of
+(``to_step_facts`` -> ``at_as_of`` -> ``to_step_transitions``), as the pipeline takes it, without the rest of
 the pipeline. pm4py 2.7's ``discover_dfg`` / ``discover_performance_dfg`` on the same file is
 the oracle: the same transitions, the same counts, medians and means within 1e-6 relative. The
 logs stamp many events of a case at one instant (BPIC 2015: 30,433 of 52,217), so this holds
@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from visitonce import columns as C
 from visitonce import ingest, io
 from visitonce.config import CalendarConfig
-from visitonce.lagging.timings import to_step_timings
+from visitonce.facts import at_as_of, to_step_facts
 from visitonce.lagging.transitions import summarize_transitions, to_step_transitions
 from visitonce.mapping import SourceMapping, load_mapping, parse_mapping
 
@@ -105,7 +105,9 @@ def _assert_same(ours: dict, perf: dict, freq: dict) -> None:
 def _step_transitions(clean) -> dict:
     """(from_step, to_step) -> (n, median_s, mean_s) from the step facts of one process."""
     assert clean.select(C.SERVICE_ITEM).distinct().count() == 1
-    steps = to_step_timings(clean, calendar=CalendarConfig(), time_zone="UTC", as_of=AS_OF)
+    cal = CalendarConfig()
+    facts = to_step_facts(clean, calendar=cal, time_zone="UTC")
+    steps = at_as_of(facts, as_of=AS_OF, calendar=cal, time_zone="UTC")
     rows = to_step_transitions(steps).where(F.col("from_step").isNotNull()).collect()
     return {(r["from_step"], r["to_step"]): (r["n"], r["median_s"], r["mean_s"]) for r in rows}
 

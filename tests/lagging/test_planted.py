@@ -10,7 +10,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.city import read_city
+from tests.city import read_city, step_facts
 from visitonce.config import CalendarConfig, LaggingConfig, MonitorConfig
 from visitonce.generate import generate
 from visitonce.lagging.stage import find_lagging_steps
@@ -24,7 +24,7 @@ def city(tmp_path_factory, spark):
     root = tmp_path_factory.mktemp("planted")
     truth = generate(root, n_events=50_000, seed=7, days=31, fmt="parquet", dirty=False)
     ev, cat, roster = read_city(spark, root)
-    ev = ev.cache()
+    ev = step_facts(ev, TZ).cache()
     as_of = dt.datetime.fromisoformat(truth["period_end"])
     _, lagging = find_lagging_steps(
         ev, catalog=cat, roster=roster, calendar=CalendarConfig(), config=LaggingConfig(),

@@ -1,4 +1,4 @@
-"""Step timings and working time on hand-written cases with hand-computed expectations.
+"""Step facts and working time on hand-written cases with hand-computed expectations.
 
 Calendar used below (Asia/Shanghai, UTC+8): 2026-03-06 is a Friday, 03-07/08 the weekend,
 03-09 (Monday) a public holiday, 03-10 a Tuesday; working hours 08:30-17:30.
@@ -14,8 +14,8 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from visitonce.config import CalendarConfig
-from visitonce.lagging.timings import to_step_timings
-from visitonce.lagging.worktime import working_seconds
+from visitonce.facts import at_as_of, to_step_facts
+from visitonce.worktime import working_seconds
 
 TZ = "Asia/Shanghai"
 CAL = CalendarConfig(holidays=(dt.date(2026, 3, 9),))
@@ -54,7 +54,7 @@ def test_working_seconds(spark, start, end, calendar, expected) -> None:
     assert got.first()[0] == pytest.approx(expected)
 
 
-def test_step_timings_by_hand(spark) -> None:
+def test_step_facts_by_hand(spark) -> None:
     cols = (
         "application_id string, event_id string, service_item string, department string, "
         "channel string, center string, step string, physical_visit boolean, "
@@ -105,7 +105,8 @@ def test_step_timings_by_hand(spark) -> None:
         cols,
     )
     as_of = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    got = to_step_timings(events, calendar=CAL, time_zone=TZ, as_of=as_of).select(
+    facts = to_step_facts(events, calendar=CAL, time_zone=TZ)
+    got = at_as_of(facts, as_of=as_of, calendar=CAL, time_zone=TZ).select(
         "event_id",
         "step_index",
         "prev_department",
@@ -144,13 +145,45 @@ def test_step_timings_by_hand(spark) -> None:
             local_date=dt.date(2026, 3, 10), local_hour=10, weekday=2),
     ]  # fmt: skip
     assertDataFrameEqual(got, spark.createDataFrame(expected, got.schema), checkRowOrder=False)
+    # The facts themselves do not depend on as_of: what is still open has no duration yet.
+    raw = {
+        r["event_id"]: r.asDict()
+        for r in facts.select(
+            "event_id", "prev_step", "applied_at", "processing_s", "processing_work_s",
+            "processing_censored", "response_s", "response_work_s", "response_censored",
+            "handoff_s", *events.columns,
+        ).collect()
+    }  # fmt: skip
+    assert [raw[e]["prev_step"] for e in ("e1", "e2", "e3")] == [None, "accept", "review"]
+    assert {r["applied_at"] for r in raw.values()} == {local(6, 9, 0)}
+    assert raw["e3"]["processing_s"] is None and raw["e3"]["processing_work_s"] is None
+    assert raw["e3"]["processing_censored"] and raw["e2"]["processing_s"] == 320_400.0
+    assert all(r["response_s"] is None and r["response_censored"] for r in raw.values())
+    assert raw["e3"]["handoff_s"] == 1_800.0
+    assert all(raw[r["event_id"]]["step"] == r["step"] for r in events.collect())
+
+
+def test_closed_application_has_its_response_in_the_facts(spark) -> None:
+    """A closed application's response is first arrival -> last end, whatever the as_of."""
+    events = spark.createDataFrame(
+        [("A", "d1", "accept", local(11, 9, 0), local(11, 9, 10), local(11, 9, 30)),
+         ("A", "d2", "review", None, local(11, 10, 0), local(12, 10, 0))],
+        "application_id string, department string, step string, arrived_at timestamp, "
+        "started_at timestamp, ended_at timestamp",
+    )  # fmt: skip
+    facts = to_step_facts(events, calendar=CAL, time_zone=TZ)
+    later = dt.datetime(2026, 6, 1, tzinfo=UTC)
+    for df in (facts, at_as_of(facts, as_of=later, calendar=CAL, time_zone=TZ)):
+        rows = df.select("response_s", "response_work_s", "response_censored").collect()
+        # Wed 09:00 -> Thu 10:00: 25 h; working: 8.5 h Wednesday + 1.5 h Thursday.
+        assert {tuple(r) for r in rows} == {(90_000.0, 36_000.0, False)}
 
 
 def _day_by_day_working_seconds(start, end, *, calendar, time_zone, day_start, day_end):
     """The former implementation, kept as the oracle: one array element per local day spanned
     (work grows with the interval; an open step of years took minutes per row on Ottawa 311)."""
     from visitonce.applications import is_working_day
-    from visitonce.lagging.worktime import clock_seconds, local_seconds
+    from visitonce.worktime import clock_seconds, local_seconds
 
     open_s, close_s = clock_seconds(day_start), clock_seconds(day_end)
     ls, le = local_seconds(start, time_zone), local_seconds(end, time_zone)

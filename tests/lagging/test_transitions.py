@@ -73,6 +73,7 @@ def test_step_transitions_by_hand(spark) -> None:
             T.StructField("service_item", T.StringType()),
             T.StructField("department", T.StringType()),
             T.StructField("step", T.StringType()),
+            T.StructField("prev_step", T.StringType()),
             T.StructField("step_index", T.IntegerType()),
             T.StructField("handoff_s", T.DoubleType()),
             T.StructField("processing_s", T.DoubleType()),
@@ -89,10 +90,26 @@ def test_step_transitions_by_hand(spark) -> None:
         ("A2", "review", 2, 150.0, 400.0, True),
         ("B1", "accept", 1, None, 60.0, False),
     ]
+    # the step facts' previous step within the application (step_index order)
+    previous_steps = [
+        rows[k - 1][1] if k and rows[k - 1][0] == r[0] else None for k, r in enumerate(rows)
+    ]
     df = spark.createDataFrame(
         [
-            (a, "B" if a == "B1" else "X", "D", s, i, h, p, None if h is None else h / 2, p / 2, o)
-            for a, s, i, h, p, o in rows
+            (
+                a,
+                "B" if a == "B1" else "X",
+                "D",
+                s,
+                prev,
+                i,
+                h,
+                p,
+                None if h is None else h / 2,
+                p / 2,
+                o,
+            )
+            for (a, s, i, h, p, o), prev in zip(rows, previous_steps, strict=True)
         ],
         schema,
     )

@@ -16,7 +16,7 @@ import datetime as dt
 
 import pytest
 
-from tests.city import read_city
+from tests.city import read_city, step_facts
 from visitonce.config import CalendarConfig, LaggingConfig
 from visitonce.generate_lagging import generate_lagging_variant
 from visitonce.lagging.stage import find_lagging_steps
@@ -41,7 +41,7 @@ def variants(tmp_path_factory, spark):
     ev, cat, ro = frames[0]
     for e, c, r in frames[1:]:
         ev, cat, ro = ev.unionByName(e), cat.unionByName(c), ro.unionByName(r)
-    ev = ev.cache()
+    ev = step_facts(ev).cache()
     _, lagging = find_lagging_steps(
         ev, catalog=cat, roster=ro, calendar=CalendarConfig(), config=LaggingConfig(),
         time_zone="Asia/Shanghai", as_of=dt.datetime.fromisoformat(truths[0]["period_end"]),

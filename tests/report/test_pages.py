@@ -169,6 +169,6 @@ def test_config_section_reports(tmp_path) -> None:
 
 
 def test_reports_is_the_last_stage() -> None:
-    from visitonce.pipeline import analytic_stages
+    from visitonce.stages import analytic_stages
 
     assert analytic_stages()[-1][0] == "reports"

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from tests.city import read_city, with_ingest_columns
+from tests.city import read_city, step_facts, with_ingest_columns
 from visitonce import io, schemas
 from visitonce.applications import to_applications
 from visitonce.config import CalendarConfig, ScorecardsConfig
@@ -58,10 +58,10 @@ def city(tmp_path_factory, spark):
         "excess_ratio double, flagged boolean",
     )  # fmt: skip
     wh = root / "warehouse"
-    io.write_table(ev, str(wh / "events"), schemas.load("events"))
+    io.write_table(step_facts(ev, TZ), str(wh / "step_facts"), schemas.load("step_facts"))
     io.write_table(apps, str(wh / "applications"), schemas.load("applications"))
     io.write_table(cat, str(wh / "catalog"), schemas.load("catalog"))
-    ev = spark.read.parquet(str(wh / "events")).cache()
+    ev = spark.read.parquet(str(wh / "step_facts")).cache()
     apps = spark.read.parquet(str(wh / "applications")).cache()
     res = compute_scorecards(
         apps, ev, catalog=cat, lagging_steps=lag, config=CONFIG, time_zone=TZ, as_of=as_of,
@@ -237,7 +237,7 @@ def test_moving_easy_items_changes_observed_more_than_adjusted(city, spark) -> N
     easy = cat[(cat["department"] == "social_security") & (cat["complexity"] == 1)]
     easy = sorted(set(easy["service_item"]) - lagging_items)
     assert easy
-    events = spark.read.parquet(str(wh / "events"))
+    events = spark.read.parquet(str(wh / "step_facts"))
     apps = spark.read.parquet(str(wh / "applications")).where(F.col("department") != TINY)
     before = _adjusted_march(apps, events, city["cat"], city["as_of"])
     moved_apps = apps.withColumn(

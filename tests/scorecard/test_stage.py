@@ -13,8 +13,9 @@ from visitonce import schemas
 from visitonce.config import Config, ScorecardsConfig
 from visitonce.generate import generate
 from visitonce.mapping import load_mapping
-from visitonce.pipeline import RunRequest, analytic_stages, run_pipeline
+from visitonce.pipeline import RunRequest, run_pipeline
 from visitonce.scorecard.stage import METHOD_VERSION, TABLES
+from visitonce.stages import analytic_stages
 
 
 def test_scorecards_stage_runs_after_lagging() -> None:

@@ -42,7 +42,7 @@ from visitonce.bundles.select import (
 from visitonce.config import BundlesConfig, OutputConfig
 
 if TYPE_CHECKING:
-    from visitonce.pipeline import StageContext
+    from visitonce.context import StageContext
 
 TABLES = ("bundles", "item_associations", "bundle_changes")
 
@@ -380,7 +380,7 @@ def bundles_config(
 def bundles_stage(ctx: StageContext) -> dict[str, Any] | None:
     """Pipeline stage: mine the warehouse's applications with the run's bundles config; a run
     with an interval mines the ``lookback_days`` before its end (local dates)."""
-    from visitonce.pipeline import local_date
+    from visitonce.context import local_date
 
     end = local_date(ctx.req.end, time_zone=ctx.req.config.ingest.time_zone)
     with ctx.timer.stage("bundles"):

@@ -1,7 +1,8 @@
-"""Lagged points: step timings, working time, workload-adjusted expectations and fair flags.
+"""Lagged points: workload-adjusted expectations and fair flags, from the step facts.
 
-Modules: ``worktime`` (working seconds on a calendar), ``timings`` (waiting, processing,
-hand-off and response per step), ``adjust`` (workload covariates and the within-item-step
-adjustment), ``flags`` (peer expectations, tests, flags), ``transitions`` (per-transition
-duration statistics, pm4py's performance DFG), ``stage`` (the pipeline stage).
+Modules: ``adjust`` (workload covariates and the within-item-step adjustment), ``flags`` (the
+history, places, rule and peer comparisons, tests, flags), ``transitions`` (per-transition
+duration statistics, pm4py's performance DFG), ``stage`` (the pipeline stage). The step facts
+they read (waiting, processing, hand-off and response per step) are ``visitonce.facts``, in
+working time by ``visitonce.worktime``.
 """

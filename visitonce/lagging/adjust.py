@@ -18,9 +18,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from visitonce import columns as C
+from visitonce import facts as TM
 from visitonce.config import CalendarConfig
-from visitonce.lagging import timings as TM
-from visitonce.lagging.worktime import working_seconds
+from visitonce.worktime import working_seconds
 
 KIND = "kind"
 BASIS = "basis"  # "working" (working seconds on the calendar) or "calendar" (wall clock)
@@ -107,10 +107,11 @@ def to_observations(
     physical, cross_dept, weekday, local_hour``, the catalog's ``complexity, same_day,
     time_limit_days``, and ``local_date``, ``place``.
 
-    Needs ``to_step_timings`` output. Kinds: ``processing`` (working time for back-office steps,
-    wall clock at desks), ``waiting`` (wall clock, steps with an arrival), ``handoff`` (working
-    time, back-office steps after another step). ``basis`` here is the default per row;
-    ``with_basis`` decides it per item-step. ``off_hours`` needs ``calendar`` (else false).
+    Needs step facts (``visitonce.facts``) at the run's as_of (``facts.at_as_of``). Kinds:
+    ``processing`` (working time for back-office steps, wall clock at desks), ``waiting`` (wall
+    clock, steps with an arrival), ``handoff`` (working time, back-office steps after another step).
+    ``basis`` here is the default per row; ``with_basis`` decides it per item-step. ``off_hours``
+    needs ``calendar`` (else false).
     """
     df = _workload(timings, roster)
     if calendar is not None:

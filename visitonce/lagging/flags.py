@@ -34,11 +34,11 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from visitonce import columns as C
+from visitonce import facts as TM
 from visitonce import messages as MSG
 from visitonce.config import LaggingConfig
 from visitonce.lagging import adjust as A
-from visitonce.lagging import timings as TM
-from visitonce.lagging.worktime import clock_seconds
+from visitonce.worktime import clock_seconds
 
 STATUS_LAGGING = "lagging"
 STATUS_NORMAL = "normal"

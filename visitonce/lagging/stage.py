@@ -1,4 +1,5 @@
-"""The lagging stage: step timings -> basis -> workload adjustment -> comparisons -> flags."""
+"""The lagging stage: step facts at as_of -> basis -> workload adjustment -> comparisons ->
+flags."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ import datetime as dt
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from visitonce.config import CalendarConfig, LaggingConfig
-from visitonce.lagging import adjust, flags, timings
+from visitonce.facts import at_as_of as facts_at
+from visitonce.facts import read_step_facts
+from visitonce.lagging import adjust, flags
 from visitonce.lagging.transitions import to_step_transitions
 
 
 def find_lagging_steps(
-    events: DataFrame,
+    facts: DataFrame,
     *,
     catalog: DataFrame | None,
     roster: DataFrame | None,
@@ -24,18 +27,18 @@ def find_lagging_steps(
     time_zone: str,
     as_of: dt.datetime,
 ) -> tuple[DataFrame, DataFrame]:
-    """(step timings, lagging_steps) from clean events; see the modules for each part.
+    """(step facts at ``as_of``, lagging_steps) from the step facts (``visitonce.facts``); see
+    the modules for each part.
 
-    The step timings, adjusted observations and item-step summaries are persisted (each is read
-    more than once); the stage clears the cache after writing.
+    The facts at ``as_of`` (open steps run to it), adjusted observations and item-step
+    summaries are persisted (each is read more than once); the stage clears the cache after
+    writing.
     """
-    # Persisted: written as step_timings/ and read again by the adjustment (computing the
-    # working-time columns twice was the stage's largest cost).
-    steps = timings.to_step_timings(
-        events,
+    steps = facts_at(
+        facts,
+        as_of=as_of,
         calendar=calendar,
         time_zone=time_zone,
-        as_of=as_of,
         day_start=config.work_day_start,
         day_end=config.work_day_end,
     ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -57,18 +60,17 @@ def find_lagging_steps(
 
 
 def lagging_stage(ctx: Any) -> dict[str, Any]:
-    """Pipeline stage: reads events, catalog, roster; writes step_timings/, lagging_steps/ and
+    """Pipeline stage: reads step_facts, catalog, roster; writes lagging_steps/ and
     step_transitions/."""
     from visitonce import io, schemas
 
     spark, req = ctx.spark, ctx.req
     with ctx.timer.stage("lagging"):
-        ctx.say("timing steps and judging lagging steps")
-        events = spark.read.parquet(req.table("events"))
+        ctx.say("judging lagging steps")
         catalog = spark.read.parquet(req.table("catalog")) if req.catalog else None
         roster = spark.read.parquet(req.table("roster")) if req.roster else None
         steps, lagging = find_lagging_steps(
-            events,
+            read_step_facts(spark, req.table("step_facts")),
             catalog=catalog,
             roster=roster,
             calendar=req.config.calendar,
@@ -77,22 +79,27 @@ def lagging_stage(ctx: Any) -> dict[str, Any]:
             as_of=req.as_of,
         )
         mb = req.config.output.target_file_mb
-        for name, df in (("step_timings", steps), ("lagging_steps", lagging)):
-            io.write_table(df, req.table(name), schemas.load(name), target_file_mb=mb)
-        spark.catalog.clearCache()
+        seen = Observation("lagging")
+        counted = lagging.observe(
+            seen,
+            F.count(F.lit(1)).alias("item_steps"),
+            F.sum(F.col("flagged").cast("long")).alias("flagged"),
+        )
+        io.write_table(counted, req.table("lagging_steps"), schemas.load("lagging_steps"),
+                       target_file_mb=mb)  # fmt: skip
         io.write_table(
-            to_step_transitions(spark.read.parquet(req.table("step_timings"))),
+            to_step_transitions(steps),
             req.table("step_transitions"),
             schemas.load("step_transitions"),
             target_file_mb=mb,
         )
+        spark.catalog.clearCache()
         written = spark.read.parquet(req.table("lagging_steps"))
         counts = {r["status"]: int(r["count"]) for r in written.groupBy("status").count().collect()}
-        ctx.outputs["step_timings"] = req.table("step_timings")
         ctx.outputs["lagging_steps"] = req.table("lagging_steps")
         ctx.outputs["step_transitions"] = req.table("step_transitions")
         return {
             "item_steps": sum(counts.values()),
-            "flagged": int(written.where(F.col("flagged")).count()),
+            "flagged": int(seen.get["flagged"] or 0),
             "by_status": dict(sorted(counts.items())),
         }

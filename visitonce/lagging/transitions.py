@@ -53,7 +53,7 @@ def to_step_transitions(steps: DataFrame) -> DataFrame:
     steps ``(from_step, to_step)`` (``from_step`` null for the first step), as the
     step_transitions contract.
 
-    Needs step timings (``visitonce.lagging.timings.to_step_timings``). A transition's duration
+    Needs step facts at the run's as_of (``visitonce.facts.at_as_of``). A transition's duration
     is the time it adds to the case: the hand-off gap before ``to_step`` plus its processing
     (for completion-only logs, whose steps start when the previous one ended, this is exactly
     pm4py's directly-follows duration). Open steps count with their time so far and are
@@ -61,12 +61,11 @@ def to_step_transitions(steps: DataFrame) -> DataFrame:
     all the item's transitions: the slowest links of one process, even when no other item
     exists to compare it with.
     """
-    w = Window.partitionBy("application_id").orderBy("step_index")
     added = F.coalesce(F.col("handoff_s"), F.lit(0.0)) + F.col("processing_s")
     added_work = F.coalesce(F.col("handoff_work_s"), F.lit(0.0)) + F.col("processing_work_s")
     pairs = steps.select(
         "service_item",
-        F.lag("step").over(w).alias("from_step"),
+        F.col("prev_step").alias("from_step"),
         F.col("step").alias("to_step"),
         F.col("department"),
         added.alias("_d"),

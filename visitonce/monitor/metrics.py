@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from visitonce import columns as C
+from visitonce.facts import STEP_INDEX
 
 WINDOW_START = "window_start"
 WINDOW_END = "window_end"
@@ -42,22 +43,29 @@ def to_window_metrics(
 ) -> DataFrame:
     """One row per (window, centre, channel, department) with arrivals.
 
-    Needs clean events. An arrival is a contact step (at its ``arrived_at``, else start) or the
-    first step of a remote application (at its start). Columns: ``window_start, window_end``
-    (UTC instants), ``local_date, slot, daytype``, the series keys, the ``METRICS`` (waits,
-    processing in minutes; ``queue_estimate`` by Little's law = arrivals x mean wait / window;
-    waiting metrics only where ``n_waits`` > 0), ``n_waits``, ``n_rated``,
-    ``processing_mean_min``, ``online_capable_arrivals`` and ``officials_on_duty`` (roster desk of
-    the department at the centre that day; null without one). ``first_step``: a boolean column
-    saying which rows are their application's first step, for events that may not hold every
-    step of an application (the watcher's recent events); else the first in case order.
+    Needs step facts (``visitonce.facts``; clean events also do). An arrival is a contact step (at
+    its ``arrived_at``, else start) or the first step of a remote application (at its start).
+    Columns: ``window_start, window_end`` (UTC instants), ``local_date, slot, daytype``, the series
+    keys, the ``METRICS`` (waits, processing in minutes; ``queue_estimate`` by Little's law =
+    arrivals x mean wait / window; waiting metrics only where ``n_waits`` > 0), ``n_waits``,
+    ``n_rated``, ``processing_mean_min``, ``online_capable_arrivals`` and ``officials_on_duty``
+    (roster desk of the department at the centre that day; null without one). ``first_step``: a
+    boolean column saying which rows are their application's first step, for events that may not
+    hold every step of an application (the watcher's recent events); else the first in case order.
     """
     w = window_minutes * 60
-    first = F.row_number().over(
-        Window.partitionBy(C.APPLICATION_ID).orderBy(*C.case_order(events.columns))
-    )
     desk = F.coalesce(F.col(C.PHYSICAL_VISIT), F.lit(False))
-    is_first = F.col(first_step) if first_step else first == 1
+    if first_step:
+        is_first = F.col(first_step)
+    elif STEP_INDEX in events.columns:  # step facts
+        is_first = F.col(STEP_INDEX) == 1
+    else:  # hand-made events: their order, as the facts would give it
+        is_first = (
+            F.row_number().over(
+                Window.partitionBy(C.APPLICATION_ID).orderBy(*C.case_order(events.columns))
+            )
+            == 1
+        )
     df = events.withColumn("_first", is_first).where(desk | F.col("_first"))
     at = F.coalesce(F.col(C.ARRIVED_AT), F.col(C.STARTED_AT))
     local_s = F.unix_seconds(F.from_utc_timestamp(at, time_zone))

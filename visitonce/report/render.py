@@ -28,7 +28,7 @@ PAGES = {
 def failures(manifest: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """Stage -> ("failed", error) / ("skipped", reason) for the stages of the run the manifest
     describes whose tables are not to be shown."""
-    from visitonce.pipeline import stage_note
+    from visitonce.context import stage_note
 
     out = {}
     for name, section in (manifest.get("stage_results") or {}).items():

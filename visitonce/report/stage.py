@@ -27,7 +27,7 @@ from visitonce.report.model import ReportInputs
 from visitonce.report.render import render_site
 
 if TYPE_CHECKING:
-    from visitonce.pipeline import StageContext
+    from visitonce.context import StageContext
 
 REPORTS = "reports"
 SCORECARD_TABLES = ("scorecards", "scorecard_kpis", "scorecard_equity", "scorecard_explanations")
@@ -39,7 +39,7 @@ DEMAND_TABLES = ("demand", "demand_forecast", "staffing_plan", "service_hours", 
 # page, never an older copy of its tables.
 STAGE_TABLES = {
     "bundles": ("bundles", "bundle_changes", "item_associations"),
-    "lagging": ("lagging_steps", "step_transitions", "step_timings"),
+    "lagging": ("lagging_steps", "step_transitions"),
     "monitor": ("alerts",),
     "scorecards": SCORECARD_TABLES,
     "demand": DEMAND_TABLES,
@@ -270,7 +270,7 @@ def write_reports(
     pages = render_site(inputs)
     # rendered first, so a failure leaves the previous report; then cleared, so no page of a
     # department that is no longer scored lingers
-    io._delete(spark, io.join_uri(root, REPORTS))
+    io.delete(spark, io.join_uri(root, REPORTS))
     for name, html in pages.items():
         io.write_text(spark, io.join_uri(root, REPORTS, name), html)
     exported = write_exports(spark, root, config=config, key=key, manifest=manifest)
@@ -286,7 +286,7 @@ def write_reports(
 def run_manifest(ctx: StageContext) -> dict[str, Any]:
     """What the pages show about the run in progress (its manifest is written after the last
     stage): counts from ingest, config hash, versions."""
-    from visitonce.pipeline import _versions
+    from visitonce.context import versions
 
     req = ctx.req
     counts = getattr(ctx, "counts", {}) or {}
@@ -299,7 +299,7 @@ def run_manifest(ctx: StageContext) -> dict[str, Any]:
         "source_mapping": req.mapping.name,
         "config": req.config.to_dict(),
         "config_hash": req.config.hash(req.mapping.raw),
-        "versions": _versions(ctx.spark),
+        "versions": versions(ctx.spark),
         # sections of the stages that ran before (e.g. the demand stage's forecast errors)
         "stage_results": dict(getattr(ctx, "results", {}) or {}),
     }  # fmt: skip

@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 
 from visitonce import columns as C
 from visitonce.columns import OnTime
+from visitonce.facts import PREV_DEPARTMENT
 
 # --- column names of this package -------------------------------------------------------------
 PERIOD = "period"
@@ -134,8 +135,11 @@ def summarize_step_counts(events: DataFrame, *, wait_minutes: float) -> DataFram
     steps in ``columns.CASE_ORDER``. Columns: application_id, n_waits, n_waits_within,
     n_handoffs.
     """
-    order = Window.partitionBy(C.APPLICATION_ID).orderBy(*C.case_order(events.columns))
-    prev = F.lag(C.DEPARTMENT).over(order)
+    if PREV_DEPARTMENT in events.columns:  # step facts
+        prev = F.col(PREV_DEPARTMENT)
+    else:  # hand-made events: their order, as the facts would give it
+        order = Window.partitionBy(C.APPLICATION_ID).orderBy(*C.case_order(events.columns))
+        prev = F.lag(C.DEPARTMENT).over(order)
     wait_s = F.unix_timestamp(C.STARTED_AT) - F.unix_timestamp(C.ARRIVED_AT)
     has_wait = F.col(C.ARRIVED_AT).isNotNull()
     return (
