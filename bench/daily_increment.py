@@ -84,6 +84,11 @@ def run(spark, landing: Path, out: Path, start: dt.date, end: dt.date, stages, t
         "rows_clean": m["rows_clean"],
         "landing": m.get("landing"),
         "applications": m["stage_results"]["applications"]["rows"],
+        # full, or incremental: only the applications the day touched (and the open ones)
+        "applications_mode": m["stage_results"]["applications"].get("mode"),
+        "applications_recomputed": m["stage_results"]["applications"].get(
+            "applications_recomputed"
+        ),
     }
 
 

@@ -232,10 +232,11 @@ class JobScope:
 
         if self.as_of_arg or self.end:
             return self.as_of_arg or self.end  # type: ignore[return-value]
-        row = steps.select(F.max(F.greatest("started_at", "ended_at"))).first()
+        # in microseconds: a collected timestamp would be naive in the driver's time zone
+        row = steps.select(F.unix_micros(F.max(F.greatest("started_at", "ended_at")))).first()
         if row is None or row[0] is None:
             raise io.InputError(f"no steps in the interval under {self.warehouse}")
-        return row[0].replace(tzinfo=dt.timezone.utc)
+        return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=row[0])
 
 
 def job_scope(args: Any) -> JobScope:

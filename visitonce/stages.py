@@ -22,7 +22,7 @@ from visitonce import io, schemas
 from visitonce.applications import to_applications
 from visitonce.bundles.stage import bundles_stage
 from visitonce.config import Config, ConfigError
-from visitonce.context import RunRequest, Stage, StageContext, Timer, local_date
+from visitonce.context import RunRequest, Stage, StageContext, Timer
 from visitonce.demand.stage import demand_stage
 from visitonce.facts import to_step_facts
 from visitonce.lagging.stage import lagging_stage
@@ -113,10 +113,15 @@ def updated_facts_and_applications(
         .distinct()
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    first = old_facts.join(touched, key, "left_semi").agg(F.min(C.APPLIED_AT)).first()[0]
+    # (a local date computed in Spark: a collected timestamp would be in the driver's zone)
+    first = (
+        old_facts.join(touched, key, "left_semi")
+        .agg(F.min(F.to_date(F.from_utc_timestamp(C.APPLIED_AT, tz))))
+        .first()[0]
+    )
     bounds = list(dates)
     if first is not None:
-        bounds.append(local_date(first.replace(tzinfo=dt.timezone.utc), time_zone=tz))
+        bounds.append(first)
     their_events = events.join(touched, key, "left_semi")
     if bounds:  # a partition filter: only the days the touched applications have events on
         their_events = their_events.where(F.col(C.EVENT_DATE) >= F.lit(min(bounds)))
