@@ -62,6 +62,7 @@ _FIRST = (
     "tests/demand/test_planted.py",
     "tests/scorecard/test_planted.py",
     "tests/test_interrupted.py",
+    "tests/test_incremental.py",
     "tests/lagging/test_variants.py",
     "tests/test_real_data.py",
 )
