@@ -14,6 +14,8 @@ statistics that use them, so the same facts serve any later run.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -71,6 +73,19 @@ def _as_of_ts(as_of: dt.datetime) -> Column:
     return F.lit(as_of.astimezone(dt.timezone.utc).replace(tzinfo=None)).cast("timestamp")
 
 
+def _working_time(
+    calendar: CalendarConfig, time_zone: str, day_start: str, day_end: str
+) -> Callable[[Column, Column], Column]:
+    """``working_seconds`` between two columns on this calendar and working day."""
+    return functools.partial(
+        working_seconds,
+        calendar=calendar,
+        time_zone=time_zone,
+        day_start=day_start,
+        day_end=day_end,
+    )
+
+
 def to_step_facts(
     events: DataFrame,
     *,
@@ -94,11 +109,7 @@ def to_step_facts(
     days.
     """
 
-    def work(a: Column, b: Column) -> Column:
-        return working_seconds(
-            a, b, calendar=calendar, time_zone=time_zone, day_start=day_start, day_end=day_end
-        )
-
+    work = _working_time(calendar, time_zone, day_start, day_end)
     cols = [c for c in events.columns if c not in ADDED]
     by_app = Window.partitionBy(C.APPLICATION_ID)
     ordered = by_app.orderBy(*C.case_order(cols))
@@ -151,11 +162,7 @@ def at_as_of(
     (aware): lower bounds, still marked censored. ``as_of`` must not be earlier than any
     timestamp. Closed steps keep their values."""
     now = _as_of_ts(as_of)
-
-    def work(a: Column, b: Column) -> Column:
-        return working_seconds(
-            a, b, calendar=calendar, time_zone=time_zone, day_start=day_start, day_end=day_end
-        )
+    work = _working_time(calendar, time_zone, day_start, day_end)
 
     started, applied = F.col(C.STARTED_AT), F.col(APPLIED_AT)
     fill = {
@@ -167,15 +174,3 @@ def at_as_of(
     return facts.withColumns(
         {c: F.when(F.col(flag), value).otherwise(F.col(c)) for c, (flag, value) in fill.items()}
     )
-
-
-def read_step_facts(spark, warehouse_table: str) -> DataFrame:  # noqa: ANN001
-    """The step_facts table of a warehouse (written by the applications stage)."""
-    from visitonce import io
-
-    if not io.exists(spark, warehouse_table):
-        raise io.InputError(
-            f"no step_facts table at {warehouse_table}: run the applications stage first "
-            "(visitonce run, or jobs/ingest.py, writes it with applications/)"
-        )
-    return spark.read.parquet(warehouse_table)

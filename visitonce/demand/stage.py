@@ -164,12 +164,11 @@ def demand_stage(ctx: Any) -> dict[str, Any]:
     """Pipeline stage: reads step_facts, applications, catalog, roster and lagging_steps (when
     the lagging stage ran); writes the demand tables."""
     from visitonce import io, schemas
-    from visitonce.facts import read_step_facts
 
     spark, req = ctx.spark, ctx.req
     with ctx.timer.stage("demand"):
         ctx.say("profiling demand, forecasting counters and planning staff")
-        events = read_step_facts(spark, req.table("step_facts"))
+        events = spark.read.parquet(req.table("step_facts"))
         applications = spark.read.parquet(req.table("applications"))
         catalog = spark.read.parquet(req.table("catalog")) if req.catalog else None
         roster = spark.read.parquet(req.table("roster")) if req.roster else None

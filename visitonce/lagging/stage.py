@@ -12,7 +12,6 @@ from pyspark.sql import functions as F
 
 from visitonce.config import CalendarConfig, LaggingConfig
 from visitonce.facts import at_as_of as facts_at
-from visitonce.facts import read_step_facts
 from visitonce.lagging import adjust, flags
 from visitonce.lagging.transitions import to_step_transitions
 
@@ -70,7 +69,7 @@ def lagging_stage(ctx: Any) -> dict[str, Any]:
         catalog = spark.read.parquet(req.table("catalog")) if req.catalog else None
         roster = spark.read.parquet(req.table("roster")) if req.roster else None
         steps, lagging = find_lagging_steps(
-            read_step_facts(spark, req.table("step_facts")),
+            spark.read.parquet(req.table("step_facts")),
             catalog=catalog,
             roster=roster,
             calendar=req.config.calendar,
@@ -80,11 +79,7 @@ def lagging_stage(ctx: Any) -> dict[str, Any]:
         )
         mb = req.config.output.target_file_mb
         seen = Observation("lagging")
-        counted = lagging.observe(
-            seen,
-            F.count(F.lit(1)).alias("item_steps"),
-            F.sum(F.col("flagged").cast("long")).alias("flagged"),
-        )
+        counted = lagging.observe(seen, F.sum(F.col("flagged").cast("long")).alias("flagged"))
         io.write_table(counted, req.table("lagging_steps"), schemas.load("lagging_steps"),
                        target_file_mb=mb)  # fmt: skip
         io.write_table(

@@ -167,12 +167,11 @@ def monitor_stage(ctx: Any) -> dict[str, Any]:
     """Pipeline stage: reads step_facts, catalog, roster; writes alerts/ and
     monitor_baselines/ (the calibrated thresholds)."""
     from visitonce import io, schemas
-    from visitonce.facts import read_step_facts
 
     spark, req = ctx.spark, ctx.req
     with ctx.timer.stage("monitor"):
         ctx.say("computing live metrics and alerts")
-        events = read_step_facts(spark, req.table("step_facts"))
+        events = spark.read.parquet(req.table("step_facts"))
         catalog = spark.read.parquet(req.table("catalog")) if req.catalog else None
         roster = spark.read.parquet(req.table("roster")) if req.roster else None
         config, tz = req.config.monitor, req.config.ingest.time_zone

@@ -331,7 +331,6 @@ def scorecards_stage(ctx: Any) -> dict[str, Any]:
     """Pipeline stage: reads applications, step_facts, catalog, lagging_steps (when written);
     writes scorecards/, scorecard_kpis/, scorecard_equity/, scorecard_explanations/."""
     from visitonce import io
-    from visitonce.facts import read_step_facts
 
     spark, req = ctx.spark, ctx.req
     with ctx.timer.stage("scorecards"):
@@ -339,7 +338,7 @@ def scorecards_stage(ctx: Any) -> dict[str, Any]:
         lag_uri = req.table("lagging_steps")
         result = compute_scorecards(
             spark.read.parquet(req.table("applications")),
-            read_step_facts(spark, req.table("step_facts")),
+            spark.read.parquet(req.table("step_facts")),
             catalog=spark.read.parquet(req.table("catalog")) if req.catalog else None,
             lagging_steps=spark.read.parquet(lag_uri) if io.exists(spark, lag_uri) else None,
             config=req.config.scorecards,
