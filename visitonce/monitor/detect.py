@@ -57,6 +57,7 @@ ANOMALOUS = "anomalous"
 CUSUM = "cusum"
 MATERIAL = "material"
 SCALE = "scale"  # the slot's robust scale (1.4826 x MAD, floored)
+N_HISTORY = "n_history"  # windows of history in the slot (the baseline's count)
 
 
 def _schema(columns: T.StructType) -> T.StructType:
@@ -70,6 +71,7 @@ def _schema(columns: T.StructType) -> T.StructType:
             T.StructField(ANOMALOUS, T.BooleanType()),
             T.StructField(MATERIAL, T.BooleanType()),
             T.StructField(SCALE, T.DoubleType()),
+            T.StructField(N_HISTORY, T.LongType()),
         ]
     )
 
@@ -146,6 +148,7 @@ def score(
     pdf[ANOMALOUS] = enough & ((bad >= config.z_threshold) | (s >= config.cusum_h))
     pdf[MATERIAL] = _material(pdf, metric, v, med, z, config)
     pdf[SCALE] = scale
+    pdf[N_HISTORY] = np.asarray(count, dtype="int64")
     return pdf
 
 
@@ -161,23 +164,52 @@ def slot_baselines(values: np.ndarray, slots: np.ndarray, metric: str) -> tuple[
     return med, scale, count
 
 
-def _detector(config: MonitorConfig):  # noqa: ANN202 - a pandas group function
+def with_zero_windows(pdf: pd.DataFrame, dates: pd.DataFrame) -> pd.DataFrame:
+    """One series' arrivals rows (its windows with arrivals) with a 0 row in every window of a
+    slot the series is active in on that day type, on every date of that day type (``dates``:
+    ``local_date, daytype``), so an outage shows as a drop; the filled rows have no context
+    and no window bounds (``metrics.with_window_bounds`` sets them)."""
+    keys = [M.LOCAL_DATE, M.SLOT, M.DAYTYPE]
+    grid = pdf[[M.DAYTYPE, M.SLOT]].drop_duplicates().merge(dates, on=M.DAYTYPE)
+    full = grid.merge(pdf, on=keys, how="left")
+    for c in [*M.SERIES, M.METRIC]:
+        full[c] = pdf[c].iloc[0]
+    full[M.VALUE] = full[M.VALUE].fillna(0.0)
+    full["arrivals"] = full["arrivals"].fillna(0.0)
+    full[M.N] = full[M.N].fillna(0).astype("int64")
+    return full.sort_values([M.LOCAL_DATE, M.SLOT]).reset_index(drop=True)
+
+
+def _detector(config: MonitorConfig, dates: pd.DataFrame):  # noqa: ANN202 - a pandas group fn
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         metric = pdf[M.METRIC].iloc[0]
-        pdf = pdf.sort_values(M.WINDOW_START).reset_index(drop=True)
+        if metric == "arrivals":
+            pdf = with_zero_windows(pdf, dates)
+        else:
+            pdf = pdf.sort_values(M.WINDOW_START).reset_index(drop=True)
         v = pdf[M.VALUE].to_numpy(dtype=float)
         slot = (pdf[M.DAYTYPE].astype(str) + "|" + pdf[M.SLOT].astype(str)).to_numpy()
         med, scale, count = slot_baselines(v, slot, metric)
-        return score(pdf, metric=metric, med=med, scale=scale, count=count, config=config)
+        out = score(pdf, metric=metric, med=med, scale=scale, count=count, config=config)
+        if metric == "arrivals":  # the filled windows that matter: candidates of an alert
+            out = out[(out[M.VALUE] > 0) | (out[ANOMALOUS] & out[MATERIAL])]
+        return out
 
     return run
 
 
-def flag_anomalies(series: DataFrame, *, config: MonitorConfig) -> DataFrame:
+def flag_anomalies(series: DataFrame, *, config: MonitorConfig, time_zone: str) -> DataFrame:
     """Adds ``expected`` (slot median), ``score`` (robust z, or scaled CUSUM), ``cusum``,
-    ``direction`` (high/low), ``anomalous`` and ``material`` to ``metrics.to_metric_series``
-    output; one pandas group per series and metric (a month of hourly windows is a few hundred
-    rows)."""
-    return series.groupBy(*M.SERIES, M.METRIC).applyInPandas(
-        _detector(config), _schema(series.schema)
+    ``direction`` (high/low), ``anomalous``, ``material``, ``scale`` and ``n_history`` to
+    ``metrics.to_metric_series`` output; one pandas group per series and metric (a month of
+    hourly windows is a few hundred rows).
+
+    Arrivals are judged on every window of their active slots (``with_zero_windows``), but of
+    the windows without arrivals only the anomalous and material ones are returned: the others
+    are needed by nothing downstream (alerts and calibration take candidates; slot baselines
+    take ``expected``, ``scale`` and ``n_history``, the same on every row of a slot)."""
+    dates = series.select(M.LOCAL_DATE, M.DAYTYPE).distinct().toPandas()
+    flagged = series.groupBy(*M.SERIES, M.METRIC).applyInPandas(
+        _detector(config, dates), _schema(series.schema)
     )
+    return M.with_window_bounds(flagged, time_zone=time_zone, window_minutes=config.window_minutes)

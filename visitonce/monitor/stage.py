@@ -96,7 +96,7 @@ def detect_windows(
     series = metrics.to_metric_series(
         windows, time_zone=time_zone, window_minutes=config.window_minutes
     )
-    return windows, detect.flag_anomalies(series, config=config)
+    return windows, detect.flag_anomalies(series, config=config, time_zone=time_zone)
 
 
 def calibrate_history(
@@ -117,7 +117,7 @@ def to_slot_baselines(
     slots = flagged.groupBy(*keys).agg(
         F.first(F.when(~F.isnan(detect.EXPECTED), F.col(detect.EXPECTED)), True).alias("expected"),
         F.first(detect.SCALE, True).alias("scale"),
-        F.count(F.lit(1)).alias("n_history"),
+        F.max(detect.N_HISTORY).alias("n_history"),
     )
     return (
         slots.withColumn(AL.KEY, AL.unit_key())
