@@ -153,3 +153,36 @@ def test_cusum_restarts_after_a_signal_so_a_long_shift_ends_with_it() -> None:
     assert set(out.loc[out[D.ANOMALOUS], D.SCORE]) == {6.0}
     # a short spike (z = 31) outranks it
     assert _score([10.0, 72.0, 10.0])[D.SCORE].max() == 31.0
+
+
+def test_quiet_windows_are_filled_in_the_detector_and_only_candidates_kept() -> None:
+    """A series active at 09:00 on weekdays, with arrivals on 5 of 6 weekday dates: the
+    detector fills the missing date with 0 (an outage is a drop), judges it against the slot's
+    baseline of all 6 windows, and returns it because it is an alert candidate; a slot whose
+    quiet windows are not anomalous returns only its windows with arrivals."""
+    days = [dt.date(2026, 3, d) for d in (2, 3, 4, 5, 6, 9)]  # weekdays
+    dates = pd.DataFrame({M.LOCAL_DATE: days, M.DAYTYPE: 0})
+    seen = [d for d in days if d != dt.date(2026, 3, 6)]
+
+    def rows(slot: int, values: list[float]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                M.LOCAL_DATE: seen, M.SLOT: slot, M.DAYTYPE: 0, "center": "C1",
+                "channel": "counter", "department": "D1", M.METRIC: "arrivals",
+                M.VALUE: values, M.N: [int(v) for v in values], "arrivals": values,
+                M.ONLINE_CAPABLE_ARRIVALS: 0, M.PROCESSING_MEAN: 5.0, M.OFFICIALS: 2.0,
+                M.WINDOW_START: pd.NaT, M.WINDOW_END: pd.NaT,
+            }
+        )  # fmt: skip
+
+    busy = D.with_zero_windows(rows(540, [40.0, 42.0, 38.0, 41.0, 39.0]), dates)
+    assert list(busy[M.LOCAL_DATE]) == days  # in date order, the quiet date filled
+    quiet = busy[busy[M.LOCAL_DATE] == dt.date(2026, 3, 6)].iloc[0]
+    assert quiet[M.VALUE] == 0 and quiet[M.N] == 0 and np.isnan(quiet[M.PROCESSING_MEAN])
+    run = D._detector(MonitorConfig(), dates)
+    out = run(rows(540, [40.0, 42.0, 38.0, 41.0, 39.0]))
+    assert len(out) == 6 and (out[D.N_HISTORY] == 6).all()  # the drop is a candidate: kept
+    assert out[(out[M.VALUE] == 0)][[D.ANOMALOUS, D.MATERIAL]].all(axis=None)
+    assert (out[D.EXPECTED] == 39.5).all()  # median of 40, 42, 38, 41, 39 and the 0
+    sparse = run(rows(600, [1.0, 1.0, 2.0, 1.0, 1.0]))
+    assert len(sparse) == 5 and (sparse[D.N_HISTORY] == 6).all()  # the quiet 0 is no drop
