@@ -53,12 +53,6 @@ def build_session(
         settings["spark.driver.extraJavaOptions"] = f"-Dlog4j.configurationFile={log_conf.as_uri()}"
         settings.update(_local_runtime())
         settings["spark.driver.memory"] = os.environ.get("VISITONCE_DRIVER_MEMORY", "4g")
-        # Local files without Hadoop's .crc side file per data file (its checksummed local
-        # file system): a written file costs one file, not two. Four years of daily events/
-        # partitions (1,461 files) were ingested in 17.5 s instead of 20.1 s (docs/benchmarks.md,
-        # issue 22). Parquet pages carry their own checksums; clusters (HDFS, object stores)
-        # are not affected.
-        settings["spark.hadoop.fs.file.impl"] = "org.apache.hadoop.fs.RawLocalFileSystem"
         settings["spark.ui.enabled"] = "false"
     settings.update(conf or {})
     for key, value in settings.items():

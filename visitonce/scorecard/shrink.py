@@ -200,7 +200,8 @@ def shrink_kpis(
             continue
         tau2 = prior_tau2(pool, tau_floor=tau_floor)
         _, fv = _noise(pool, k.kind)
-        z = ((pool["observed"] - pool["expected"]).to_numpy(float)) / np.sqrt(fv)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no variance: no z (NaN)
+            z = ((pool["observed"] - pool["expected"]).to_numpy(float)) / np.sqrt(fv)
         phi, tau2_f = overdispersion(z, fv, funnel_method)
         est.append({"grain": grain, "kpi": kpi, "prior_sd": float(np.sqrt(tau2)),
                     "units": int(np.isfinite(fv).sum()), "phi": phi,
