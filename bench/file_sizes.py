@@ -109,13 +109,13 @@ def main() -> None:
         landings[name] = landing
 
     spark = build_session()
-    everything = {"all_stages": args.all_stages}
-    run_once(spark, landings["month"], work / "warm-up", **everything)  # start-up, untimed
+    every = args.all_stages
+    run_once(spark, landings["month"], work / "warm-up", all_stages=every)  # start-up, untimed
     results: dict[str, list[dict[str, object]]] = {name: [] for name in spans}
     for i in range(args.repeat):
         for name in spans:
             t0 = time.perf_counter()
-            r = run_once(spark, landings[name], work / f"out-{name}", **everything)
+            r = run_once(spark, landings[name], work / f"out-{name}", all_stages=every)
             r = {"span": name, "days": spans[name], "run": i + 1, **r}
             r["wall_s"] = round(time.perf_counter() - t0, 1)
             results[name].append(r)
