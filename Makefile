@@ -16,17 +16,19 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	@$(BIN)/python -c 'from visitonce.spark import local_fs_jar; local_fs_jar()'
 	@touch $(STAMP)
 
-# Spark 4 needs Java 17 or newer.
+# Spark 4 needs Java 17 or newer; a JDK's javac also builds the local file system class
+# (visitonce/java/), which spares local writes a chmod process per file.
 java:
 	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1); \
 	if [ -n "$$v" ] && [ "$$v" -ge 17 ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Java 17+ not found: installing Debian's openjdk-17-jre-headless"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	  echo "Java 17+ not found: installing Debian's openjdk-17-jdk-headless"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless; \
 	else \
-	  echo "Java 17 or newer is required (found: $${v:-none}). Install it, e.g. 'sudo apt-get install openjdk-17-jre-headless' (Debian/Ubuntu) or 'brew install openjdk@17' (macOS), then rerun make."; \
+	  echo "Java 17 or newer is required (found: $${v:-none}). Install it, e.g. 'sudo apt-get install openjdk-17-jdk-headless' (Debian/Ubuntu) or 'brew install openjdk@17' (macOS), then rerun make."; \
 	  exit 1; \
 	fi
 

@@ -278,3 +278,41 @@ def test_the_next_write_repairs_what_a_killed_swap_left(spark, tmp_path: Path) -
     io.write_table(_catalog_rows(spark, ["C"]), uri, contract)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog"]
     assert [r[0] for r in spark.read.parquet(uri).select("service_item").collect()] == ["C"]
+
+
+def test_local_files_are_checksummed_and_get_their_permissions_without_a_process(
+    spark, tmp_path: Path
+) -> None:
+    """Local sessions write ``file:`` through FastLocalFileSystem (java/): Hadoop's checksummed
+    local file system whose permissions are set in-process, not by a chmod process per file.
+    The written table still has its .crc side files, and the permissions Hadoop asks for."""
+    import os
+    import stat
+
+    from visitonce.spark import LOCAL_FS_CLASS
+
+    fs, _ = io._hadoop_path(spark, tmp_path.as_uri())
+    assert fs.getClass().getName() == LOCAL_FS_CLASS
+    df = spark.createDataFrame([(1, "2024-01-02"), (2, "2024-01-03")], "n int, d string")
+    df.write.partitionBy("d").parquet(str(tmp_path / "t"))
+    data = sorted((tmp_path / "t").glob("d=*/*.parquet"))
+    assert len(data) == 2
+    for f in data:
+        assert (f.parent / f".{f.name}.crc").exists()
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644 & ~_umask()
+    assert stat.S_IMODE(data[0].parent.stat().st_mode) == 0o777 & ~_umask()
+
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(str(data[0]))
+    for mode in (0o640, 0o600, 0o1755):  # the last (sticky bit) goes Hadoop's own way
+        fs.setPermission(target, jvm.org.apache.hadoop.fs.permission.FsPermission(mode))
+        assert stat.S_IMODE(os.stat(data[0]).st_mode) == mode
+    assert spark.read.parquet(str(tmp_path / "t")).count() == 2
+
+
+def _umask() -> int:
+    import os
+
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -73,3 +73,42 @@ def test_spark_submit_in_local_mode_gets_the_local_settings_unless_given(tmp_pat
     assert probe() == ["PROBE", "local[2]", "16", "100000"]
     given = probe("--conf", "spark.sql.shuffle.partitions=3")
     assert given == ["PROBE", "local[2]", "3", "100000"]
+
+
+def test_without_a_java_compiler_local_files_keep_hadoops_own_file_system(
+    tmp_path, monkeypatch
+) -> None:
+    """The in-process permissions class is compiled on first use; with no javac the session
+    keeps Hadoop's local file system (slower writes, same files) and says why, once."""
+    import shutil
+
+    import pytest
+
+    from visitonce import spark as S
+
+    monkeypatch.setenv("VISITONCE_CACHE", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.warns(UserWarning, match="no javac"):
+        assert S.local_fs_jar() is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_local_file_system_class_is_compiled_once_into_the_cache(tmp_path, monkeypatch) -> None:
+    import shutil
+    import zipfile
+
+    from visitonce import spark as S
+
+    if not shutil.which("javac"):
+        import pytest
+
+        pytest.skip("no javac on this machine")
+    monkeypatch.setenv("VISITONCE_CACHE", str(tmp_path))
+    jar = S.local_fs_jar()
+    assert jar is not None and jar.parent == tmp_path
+    names = zipfile.ZipFile(jar).namelist()
+    assert "org/visitonce/fs/FastLocalFileSystem.class" in names
+    assert "org/visitonce/fs/FastLocalFileSystem$Raw.class" in names
+    stamp = jar.stat().st_mtime_ns
+    assert S.local_fs_jar() == jar and jar.stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.iterdir()] == [jar.name]
