@@ -31,7 +31,7 @@ def test_funnel_limits_by_hand() -> None:
     # e = 0.5, n = 100: sd = 0.05; 0.55 -> z 1 (within), 0.62 -> 2.4 (better at 95%),
     # 0.66 -> 3.2 (much better: beyond 99.8%), 0.34 -> -3.2 (much worse)
     g = _group([("a", 55, 100), ("b", 62, 100), ("c", 66, 100), ("d", 34, 100), ("e", 0, 0)])
-    out = shrink.shrink_group(g, tau2=0.01, rng=np.random.default_rng(0)).set_index("department")
+    out = shrink.shrink_group(g, tau2=0.01).set_index("department")
     assert out.loc["a", "funnel_z"] == pytest.approx(1.0)
     assert out.loc["b", "funnel_z"] == pytest.approx(2.4)
     assert list(out["funnel_status"]) == [
@@ -42,9 +42,15 @@ def test_funnel_limits_by_hand() -> None:
         "no_data",
     ]
     assert np.isnan(out.loc["e", "shrunk"])
+    # Beta-binomial by hand: m = e(1 - e) / tau2 - 1 = 24, posterior Beta(55 + 12, 45 + 12);
+    # the interval is its exact 5th and 95th percentiles, shifted by city - e = 0.
+    assert out.loc["a", "post_a"] == pytest.approx(67) and out.loc["a", "post_b"] == 57
+    lo, hi = stats.beta.ppf([0.05, 0.95], 67, 57)
+    assert (out.loc["a", "lo"], out.loc["a", "hi"]) == pytest.approx((lo, hi), abs=1e-12)
+    assert out.loc["a", "shrunk"] == pytest.approx(67 / 124)
     # Lower is better (backlog): a rate above expectation is worse.
     lower = g.assign(kpi="overdue_backlog_share")
-    out = shrink.shrink_group(lower, tau2=0.01, rng=np.random.default_rng(0))
+    out = shrink.shrink_group(lower, tau2=0.01)
     assert list(out["funnel_status"]) == ["within", "worse", "much_worse", "much_better", "no_data"]
 
 
@@ -67,12 +73,10 @@ def test_overdispersion_by_hand() -> None:
     # Widened limits flag fewer departments: 10 departments of 625 cases, true rates apart.
     rates = 0.5 + z * 0.02
     g = _group([(f"d{i}", round(r * 625), 625) for i, r in enumerate(rates)])
-    raw = shrink.shrink_group(g, tau2=0.01, rng=np.random.default_rng(0))
+    raw = shrink.shrink_group(g, tau2=0.01)
     zr = raw["funnel_z_raw"].to_numpy()
     _, t2 = shrink.overdispersion(zr, np.full(10, 0.25 / 625), "additive")
-    adj = shrink.shrink_group(
-        g, tau2=0.01, rng=np.random.default_rng(0), tau2_funnel=t2, method="additive"
-    )
+    adj = shrink.shrink_group(g, tau2=0.01, tau2_funnel=t2, method="additive")
     assert (adj["funnel_se"] ** 2).to_numpy() == pytest.approx(0.25 / 625 + t2)
     flagged = lambda d: int((d["funnel_status"] != "within").sum())  # noqa: E731
     assert flagged(adj) < flagged(raw)
@@ -85,7 +89,7 @@ def test_one_application_gets_an_interval_at_least_as_wide_as_the_prior() -> Non
     one-department prior would give."""
     big = _group([(f"d{i}", 500 + 40 * i, 1000) for i in range(6)], e=0.6)
     lone = _group([("d0", 1, 1)], e=0.6).assign(period="2026-04")
-    out, est = shrink.shrink_kpis(pd.concat([big, lone], ignore_index=True), seed=0)
+    out, est = shrink.shrink_kpis(pd.concat([big, lone], ignore_index=True))
     one = out[out["period"] == "2026-04"].iloc[0]
     tau2 = est.loc[0, "prior_sd"] ** 2
     e = 0.6
@@ -97,7 +101,7 @@ def test_one_application_gets_an_interval_at_least_as_wide_as_the_prior() -> Non
     large = out[out["period"] == "2026-03"]
     assert one.hi - one.lo > 3 * (large["hi"] - large["lo"]).max()
     # Alone in its period, a one-department prior would have collapsed (width ~0).
-    alone, _ = shrink.shrink_kpis(lone, seed=0)
+    alone, _ = shrink.shrink_kpis(lone)
     assert alone.iloc[0].hi - alone.iloc[0].lo >= 0.95 * (prior_hi - prior_lo) or (
         alone.iloc[0].hi - alone.iloc[0].lo > 0.5  # the wide fallback prior
     )

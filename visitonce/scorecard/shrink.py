@@ -127,14 +127,15 @@ def funnel_status(z: np.ndarray, has: np.ndarray, higher_is_better: bool) -> np.
 
 
 def shrink_group(
-    g: pd.DataFrame, *, tau2: float, rng: np.random.Generator, phi: float = 1.0,
-    tau2_funnel: float = 0.0, method: str = "none",
+    g: pd.DataFrame, *, tau2: float, phi: float = 1.0, tau2_funnel: float = 0.0,
+    method: str = "none",
 ) -> pd.DataFrame:  # fmt: skip
-    """Shrink one (period, kpi) group of departments with the prior variance ``tau2`` (see
-    the module docstring). Needs numerator, denominator, sum_squares, observed, expected,
-    city, city_variance; adds post_a, post_b (rates), post_mean, post_sd (observed scale),
-    shrunk, lo, hi (adjusted scale), prior_sd, funnel_z_raw, funnel_z, funnel_se,
-    funnel_status (over-dispersion ``phi`` / ``tau2_funnel`` of ``method``)."""
+    """Shrink the department rows of one KPI (of one grain; any number of periods: each row is
+    shrunk on its own) with the prior variance ``tau2`` (see the module docstring). Needs
+    numerator, denominator, sum_squares, observed, expected, city, city_variance; adds post_a,
+    post_b (rates), post_mean, post_sd (observed scale), shrunk, lo, hi (adjusted scale),
+    prior_sd, funnel_z_raw, funnel_z, funnel_se, funnel_status (over-dispersion ``phi`` /
+    ``tau2_funnel`` of ``method``)."""
     cols: dict[str, Any] = {}  # the added columns, set at once (a column at a time is slow)
     k = KPI_BY_NAME[g["kpi"].iloc[0]]
     kind = k.kind
@@ -153,10 +154,10 @@ def shrink_group(
             b = n - num + m * (1 - e)
             mean = a / (a + b)
             sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-            draws = rng.beta(
-                np.where(has, a, 1.0)[:, None], np.where(has, b, 1.0)[:, None], (len(g), 4000)
-            )
-            qlo, qhi = np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2], axis=1)
+            # The posterior's exact quantiles (scipy), not Monte Carlo ones.
+            a1, b1 = np.where(has, a, 1.0), np.where(has, b, 1.0)
+            qlo = stats.beta.ppf((1 - LEVEL) / 2, a1, b1)
+            qhi = stats.beta.ppf((1 + LEVEL) / 2, a1, b1)
             cols["post_a"], cols["post_b"] = np.where(has, a, np.nan), np.where(has, b, np.nan)
         else:
             shrink = tau2 / (tau2 + noise)
@@ -184,15 +185,15 @@ def shrink_group(
 
 
 def shrink_kpis(
-    df: pd.DataFrame, *, tau_floor: float = 0.1, seed: int = 0, funnel_method: str = "additive"
+    df: pd.DataFrame, *, tau_floor: float = 0.1, funnel_method: str = "additive"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``shrink_group`` over every (period, grain, kpi) of a per-department KPI table (rows
-    of quantile KPIs pass through with null shrinkage); seeded, so reproducible. Priors and
-    over-dispersion are estimated per (grain, kpi) over all periods. Returns the table and
-    the per (grain, kpi) estimates: grain, kpi, prior_sd, units, phi, tau_funnel, method."""
-    rng = np.random.default_rng(seed)
+    """``shrink_group`` over every (grain, kpi) of a per-department KPI table, all periods at
+    once (rows of quantile KPIs pass through with null shrinkage); rows in (period, grain, kpi,
+    department) order. Priors and over-dispersion are estimated per (grain, kpi) over all
+    periods. Returns the table and the per (grain, kpi) estimates: grain, kpi, prior_sd,
+    units, phi, tau_funnel, method."""
     parts, est = [], []
-    df = df.sort_values(["period", "grain", "kpi", "department"])
+    df = df.sort_values(["period", "grain", "kpi", "department"]).reset_index(drop=True)
     use = df[df["available"].astype(bool)] if "available" in df.columns else df
     for (grain, kpi), pool in use.groupby(["grain", "kpi"], sort=True):
         k = KPI_BY_NAME[kpi]
@@ -210,24 +211,23 @@ def shrink_kpis(
         est, columns=["grain", "kpi", "prior_sd", "units", "phi", "tau_funnel", "method"]
     )
     by = {(r.grain, r.kpi): r for r in est_df.itertuples(index=False)}
-    for (_, grain, kpi), g in df.groupby(["period", "grain", "kpi"], sort=True):
+    for (grain, kpi), g in df.groupby(["grain", "kpi"], sort=True):
         if KPI_BY_NAME[kpi].kind == "quantile":
             parts.append(g)
             continue
         e = by.get((grain, kpi))
-        if e is None:  # the KPI is unavailable in every period: nothing to estimate
-            tau2 = prior_tau2(g, tau_floor=tau_floor)
-            parts.append(shrink_group(g, tau2=tau2, rng=rng))
+        if e is None:  # the KPI is unavailable in every period: each period's own prior
+            for _, gp in g.groupby("period", sort=True):
+                parts.append(shrink_group(gp, tau2=prior_tau2(gp, tau_floor=tau_floor)))
             continue
         parts.append(
             shrink_group(
                 g,
                 tau2=e.prior_sd**2,
-                rng=rng,
                 phi=e.phi,
                 tau2_funnel=e.tau_funnel**2,
                 method=funnel_method,
             )  # fmt: skip
         )
-    out = pd.concat(parts, ignore_index=True) if parts else df
+    out = pd.concat(parts).sort_index().reset_index(drop=True) if parts else df
     return out, est_df

@@ -163,7 +163,6 @@ def score_departments(
     shrunk, estimates = shrink.shrink_kpis(
         dept,
         tau_floor=config.tau_floor,
-        seed=config.seed,
         funnel_method=config.funnel_overdispersion,
     )
     shrunk.loc[~shrunk["available"], ["observed", "expected", "adjusted", "shrunk", "lo", "hi"]] = (
