@@ -93,6 +93,24 @@ def test_without_a_java_compiler_local_files_keep_hadoops_own_file_system(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_unwritable_cache_keeps_hadoops_file_system_and_says_where_to_build(
+    tmp_path, monkeypatch
+) -> None:
+    """A cache folder that cannot be made (a read-only home, say) is no failed session."""
+    import shutil
+
+    import pytest
+
+    from visitonce import spark as S
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("VISITONCE_CACHE", str(blocked / "cache"))
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    with pytest.warns(UserWarning, match="VISITONCE_CACHE"):
+        assert S.local_fs_jar() is None
+
+
 def test_the_local_file_system_class_is_compiled_once_into_the_cache(tmp_path, monkeypatch) -> None:
     import shutil
     import zipfile

@@ -238,8 +238,6 @@ def local_fs_jar() -> Path | None:
     built (``javac``, a JDK's compiler, missing)."""
     import hashlib
     import shutil
-    import subprocess
-    import tempfile
     import warnings
 
     from pyspark.find_spark_home import _find_spark_home
@@ -247,7 +245,7 @@ def local_fs_jar() -> Path | None:
     jars = Path(_find_spark_home()) / "jars"
     digest = hashlib.sha256(_LOCAL_FS_SOURCE.read_bytes())
     digest.update(" ".join(sorted(p.name for p in jars.glob("hadoop-client-api-*.jar"))).encode())
-    cache = Path(os.environ.get("VISITONCE_CACHE") or Path.home() / ".cache" / "visitonce")
+    cache = Path(os.environ.get("VISITONCE_CACHE") or os.path.expanduser("~/.cache/visitonce"))
     jar = cache / f"visitonce-localfs-{digest.hexdigest()[:16]}.jar"
     if jar.exists():
         return jar
@@ -259,8 +257,21 @@ def local_fs_jar() -> Path | None:
             stacklevel=2,
         )
         return None
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        return _build_local_fs_jar(jar, javac=javac, jar_tool=jar_tool, jars=jars)
+    except OSError as e:  # e.g. a read-only home: Hadoop's own class, not a failed session
+        warnings.warn(f"could not build {jar.name} in {cache} ({e}); set VISITONCE_CACHE to a "
+                      "writable folder", stacklevel=2)  # fmt: skip
+        return None
+
+
+def _build_local_fs_jar(jar: Path, *, javac: str, jar_tool: str, jars: Path) -> Path | None:
+    import subprocess
+    import tempfile
+    import warnings
+
+    with tempfile.TemporaryDirectory(dir=jar.parent) as tmp:
         classes = Path(tmp) / "classes"
         built = Path(tmp) / jar.name
         try:
