@@ -130,3 +130,40 @@ def test_the_local_file_system_class_is_compiled_once_into_the_cache(tmp_path, m
     stamp = jar.stat().st_mtime_ns
     assert S.local_fs_jar() == jar and jar.stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == [jar.name]
+
+
+def test_a_class_path_given_to_the_session_keeps_the_local_file_system_jar(tmp_path) -> None:
+    """A caller's ``spark.driver.extraClassPath`` is joined with the jar, not replaced by it,
+    nor does it drop the jar while ``fs.file.impl`` still names the class (a fresh JVM)."""
+    import os
+    import subprocess
+    import sys
+
+    from visitonce.spark import LOCAL_FS_CLASS, local_fs_jar
+
+    jar = local_fs_jar()
+    if jar is None:
+        import pytest
+
+        pytest.skip("the local file system class cannot be built here (no javac)")
+    mine = tmp_path / "mine.jar"
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys\n"
+        "from visitonce.spark import build_session\n"
+        f"s = build_session(master='local[1]', conf={{'spark.driver.extraClassPath': {str(mine)!r}}})\n"
+        "s.range(3).write.parquet(sys.argv[1])\n"
+        "print('PROBE', s.sparkContext.getConf().get('spark.driver.extraClassPath'),\n"
+        "      s.sparkContext._jsc.hadoopConfiguration().get('fs.file.impl'),\n"
+        "      s.read.parquet(sys.argv[1]).count())\n",
+        encoding="utf-8",
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("SPARK_ENV_LOADED", "PYSPARK_SUBMIT_ARGS")
+    }
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "t")],
+        env=env, capture_output=True, text=True, timeout=300, check=True,
+    ).stdout  # fmt: skip
+    line = next(x for x in out.splitlines() if x.startswith("PROBE")).split()
+    assert line == ["PROBE", os.pathsep.join([str(mine), str(jar)]), LOCAL_FS_CLASS, "3"]
