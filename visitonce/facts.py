@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -174,3 +175,14 @@ def at_as_of(
     return facts.withColumns(
         {c: F.when(F.col(flag), value).otherwise(F.col(c)) for c, (flag, value) in fill.items()}
     )
+
+
+def alive_since(facts: DataFrame, day: dt.date, *, time_zone: str) -> DataFrame:
+    """The facts of the applications still alive at local midnight of ``day`` (open, or ended
+    then or later): every application with a step on ``day`` or after, whole (so its number of
+    steps, and every unit's volume on those days, are as in all the facts), and the few that only
+    overlap it. A row-level filter: no shuffle."""
+    since = dt.datetime.combine(day, dt.time(), ZoneInfo(time_zone))
+    last_end_us = F.unix_micros(F.col(APPLIED_AT)) + (F.col(RESPONSE_S) * 1_000_000).cast("long")
+    alive = F.col(RESPONSE_CENSORED) | (last_end_us >= F.unix_micros(_as_of_ts(since)))
+    return facts.where(F.coalesce(alive, F.lit(True)))

@@ -9,6 +9,7 @@ import json
 
 import pandas as pd
 import pytest
+from pyspark.sql import functions as F
 
 from tests.city import read_city, step_facts
 from visitonce.config import CalendarConfig, LaggingConfig, MonitorConfig
@@ -40,7 +41,7 @@ def city(tmp_path_factory, spark):
     n_series_days = windows.select("center", "channel", "department", "local_date").distinct()
     n_series_days = n_series_days.count()
     spark.catalog.clearCache()
-    return {"truth": truth, "lag": lag, "alerts": al, "series_days": n_series_days}
+    return {"truth": truth, "lag": lag, "alerts": al, "series_days": n_series_days, "root": root}
 
 
 def _key(r) -> tuple[str, str, str]:
@@ -67,6 +68,36 @@ def test_planted_lags_are_flagged_with_few_false_flags(city) -> None:
     assert (rows["excess_ratio"] >= 2.0).all() and (rows["q_value"] <= 0.05).all()
     assert (rows["observed_lo_s"] <= rows["observed_s"]).all()
     assert (rows["observed_s"] <= rows["observed_hi_s"]).all()
+
+
+def test_applications_older_than_the_history_window_change_nothing(city, spark) -> None:
+    """With a judged week and a week of history, the 31-day city's applications that ended
+    before that fortnight are left out of the judgement: dropping them from the input (by an
+    independent test: no step on or after the window's first date) gives the same table."""
+    config = LaggingConfig(judged_days=7, history_days=7, history_min_days=3)
+    ev, cat, roster = read_city(spark, city["root"])
+    ev = step_facts(ev, TZ).cache()
+    last = ev.agg(F.max("local_date")).first()[0]
+    since = last - dt.timedelta(days=13)
+    recent = ev.join(
+        ev.where(F.col("local_date") >= F.lit(since)).select("application_id").distinct(),
+        "application_id",
+        "left_semi",
+    )
+    assert recent.count() < ev.count()
+    as_of = dt.datetime.fromisoformat(city["truth"]["period_end"])
+    tables = []
+    for facts in (ev, recent):
+        _, lagging = find_lagging_steps(
+            facts, catalog=cat, roster=roster, calendar=CalendarConfig(), config=config,
+            time_zone=TZ, as_of=as_of,
+        )  # fmt: skip
+        tables.append(lagging.toPandas())
+    spark.catalog.clearCache()
+    keys = ["service_item", "step", "department", "kind", "setting", "comparison", "place"]
+    a, b = (t.sort_values(keys).reset_index(drop=True) for t in tables)
+    assert len(a) > 50 and (a["comparison"] == "history").any()
+    pd.testing.assert_frame_equal(a, b)
 
 
 def test_understaffed_department_is_not_flagged(city) -> None:

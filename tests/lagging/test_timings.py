@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from visitonce.config import CalendarConfig
-from visitonce.facts import at_as_of, to_step_facts
+from visitonce.facts import alive_since, at_as_of, to_step_facts
 from visitonce.worktime import working_seconds
 
 TZ = "Asia/Shanghai"
@@ -177,6 +177,25 @@ def test_closed_application_has_its_response_in_the_facts(spark) -> None:
         rows = df.select("response_s", "response_work_s", "response_censored").collect()
         # Wed 09:00 -> Thu 10:00: 25 h; working: 8.5 h Wednesday + 1.5 h Thursday.
         assert {tuple(r) for r in rows} == {(90_000.0, 36_000.0, False)}
+
+
+def test_alive_since_keeps_whole_applications_that_reach_the_day(spark) -> None:
+    """By hand, local day 12 (Asia/Shanghai): A ended on the 11th (dropped), B started on the
+    11th and ended on the 12th (kept whole: both steps), C is open (kept), D ended at local
+    midnight of the 12th exactly (kept)."""
+    events = spark.createDataFrame(
+        [("A", "d1", "accept", None, local(11, 9, 0), local(11, 9, 30)),
+         ("B", "d1", "accept", None, local(11, 15, 0), local(11, 16, 0)),
+         ("B", "d1", "review", None, local(12, 9, 0), local(12, 11, 0)),
+         ("C", "d1", "accept", None, local(10, 9, 0), None),
+         ("D", "d1", "accept", None, local(11, 23, 0), local(12, 0, 0))],
+        "application_id string, department string, step string, arrived_at timestamp, "
+        "started_at timestamp, ended_at timestamp",
+    )  # fmt: skip
+    facts = to_step_facts(events, calendar=CAL, time_zone=TZ)
+    kept = alive_since(facts, dt.date(2026, 3, 12), time_zone=TZ)
+    got = sorted((r["application_id"], r["step"]) for r in kept.collect())
+    assert got == [("B", "accept"), ("B", "review"), ("C", "accept"), ("D", "accept")]
 
 
 def _day_by_day_working_seconds(start, end, *, calendar, time_zone, day_start, day_end):

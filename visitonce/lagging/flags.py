@@ -65,20 +65,27 @@ _Z95 = 1.959963984540054
 _MEDIAN_SE = math.sqrt(math.pi / 2) / 1.349
 
 
-def with_windows(adjusted: DataFrame, config: LaggingConfig) -> tuple[DataFrame, bool, dt.date]:
-    """Adds ``_window`` ('judged', 'history' or null) by local date; returns (frame, whether a
-    history comparison is possible, the last date)."""
-    lo, hi = adjusted.agg(F.min(TM.LOCAL_DATE), F.max(TM.LOCAL_DATE)).first()
-    if hi is None:
-        return adjusted.withColumn(WINDOW, F.lit(None).cast("string")), False, dt.date.today()
+def judged_dates(hi: dt.date, config: LaggingConfig) -> tuple[dt.date, dt.date]:
+    """(first judged date, first history date) when the data's last date is ``hi``."""
     judged_from = hi - dt.timedelta(days=config.judged_days - 1)
-    history_from = judged_from - dt.timedelta(days=config.history_days)
+    return judged_from, judged_from - dt.timedelta(days=config.history_days)
+
+
+def with_windows(
+    adjusted: DataFrame, config: LaggingConfig, *, dates: tuple[dt.date | None, dt.date | None]
+) -> tuple[DataFrame, bool]:
+    """Adds ``_window`` ('judged', 'history' or null) by local date; returns (frame, whether a
+    history comparison is possible). ``dates``: the data's first and last local dates."""
+    lo, hi = dates
+    if lo is None or hi is None:
+        return adjusted.withColumn(WINDOW, F.lit(None).cast("string")), False
+    judged_from, history_from = judged_dates(hi, config)
     has_history = lo <= judged_from - dt.timedelta(days=config.history_min_days)
     d = F.col(TM.LOCAL_DATE)
     window = F.when(d >= F.lit(judged_from), F.lit("judged")).when(
         d >= F.lit(history_from), F.lit("history")
     )
-    return adjusted.withColumn(WINDOW, window), bool(has_history), hi
+    return adjusted.withColumn(WINDOW, window), bool(has_history)
 
 
 def _stat_columns() -> list:
@@ -492,10 +499,13 @@ def decide(pdf: pd.DataFrame, config: LaggingConfig) -> pd.DataFrame:
     )
 
 
-def to_lagging_steps(adjusted: DataFrame, config: LaggingConfig) -> DataFrame:
-    """The lagging_steps table from ``with_adjusted_durations`` output (see the module doc)."""
+def to_lagging_steps(
+    adjusted: DataFrame, config: LaggingConfig, *, dates: tuple[dt.date | None, dt.date | None]
+) -> DataFrame:
+    """The lagging_steps table from ``with_adjusted_durations`` output (see the module doc);
+    ``dates``: the first and last local dates of the step facts it was computed from."""
     spark = adjusted.sparkSession
-    windowed, has_history, _ = with_windows(adjusted, config)
+    windowed, has_history = with_windows(adjusted, config, dates=dates)
     windowed = windowed.where(F.col(WINDOW).isNotNull()).persist(StorageLevel.MEMORY_AND_DISK)
     judged = windowed.where(F.col(WINDOW) == "judged")
     items = _own_stats(judged, KEYS).toPandas()

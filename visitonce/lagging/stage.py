@@ -10,9 +10,12 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
+from visitonce import facts as TM
 from visitonce.config import CalendarConfig, LaggingConfig
+from visitonce.facts import alive_since
 from visitonce.facts import at_as_of as facts_at
 from visitonce.lagging import adjust, flags
+from visitonce.lagging.flags import judged_dates
 from visitonce.lagging.transitions import to_step_transitions
 
 
@@ -29,10 +32,16 @@ def find_lagging_steps(
     """(step facts at ``as_of``, lagging_steps) from the step facts (``visitonce.facts``); see
     the modules for each part.
 
+    Only the steps of the judged period and the history before it are observed (the basis and
+    the workload fit are estimated on them, as the comparisons are), read from the applications
+    alive then (``facts.alive_since``: their covariates are as in all the facts), so a daily
+    run's cost stops growing with the warehouse's history. The returned facts at ``as_of`` are
+    all of them (step transitions cover the whole history).
     The facts at ``as_of`` (open steps run to it), adjusted observations and item-step
     summaries are persisted (each is read more than once); the stage clears the cache after
     writing.
     """
+    lo, hi = facts.agg(F.min(TM.LOCAL_DATE), F.max(TM.LOCAL_DATE)).first()
     steps = facts_at(
         facts,
         as_of=as_of,
@@ -41,8 +50,12 @@ def find_lagging_steps(
         day_start=config.work_day_start,
         day_end=config.work_day_end,
     ).persist(StorageLevel.MEMORY_AND_DISK)
+    recent, since = steps, None
+    if hi is not None:  # the judged period and the history before it, nothing older
+        since = judged_dates(hi, config)[1]
+        recent = alive_since(steps, since, time_zone=time_zone)
     obs = adjust.to_observations(
-        steps,
+        recent,
         catalog=catalog,
         roster=roster,
         calendar=calendar,
@@ -50,11 +63,13 @@ def find_lagging_steps(
         day_start=config.work_day_start,
         day_end=config.work_day_end,
     )
+    if since is not None:
+        obs = obs.where(F.col(TM.LOCAL_DATE) >= F.lit(since))
     obs = adjust.with_basis(
         obs, off_hours_share=config.basis_off_hours_share, min_s=config.basis_min_s
     )
     adjusted = adjust.with_adjusted_durations(obs).persist(StorageLevel.MEMORY_AND_DISK)
-    result = flags.to_lagging_steps(adjusted, config)
+    result = flags.to_lagging_steps(adjusted, config, dates=(lo, hi))
     return steps, result
 
 
