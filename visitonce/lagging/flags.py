@@ -290,38 +290,55 @@ def expectations(
     return out
 
 
-def comparison_rows(windowed: DataFrame, expect: DataFrame) -> DataFrame:
+def comparison_rows(windowed: DataFrame, expect: DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """Each comparison row with the judged-period statistics of what it judges (the item-step,
     or the item-step at one centre for places) and ``n_above`` (observations above the
-    expectation: censored ones are lower bounds, so they count correctly)."""
+    expectation: censored ones are lower bounds, so they count correctly).
+
+    A comparison of the whole item-step (history, rule, peers) takes its statistics from
+    ``items`` (``_own_stats`` of the judged period) and only counts the observations above its
+    expectation; medians and quartiles are computed again only per centre, for places."""
     judged = windowed.where(F.col(WINDOW) == "judged")
     e = expect.withColumnRenamed(A.PLACE, "_p")
-    on = [judged[k] == e[k] for k in KEYS] + [e["_p"].isNull() | (judged[A.PLACE] == e["_p"])]
-    joined = judged.join(F.broadcast(e), on).select(
-        *[judged[k] for k in KEYS],
-        judged[A.Y_ADJ],
-        judged[A.Y],
-        judged[A.Y_CAL],
-        judged[A.CENSORED],
-        judged[A.BASIS],
-        judged[C.COMPLEXITY],
-        judged[C.TIME_LIMIT_DAYS],
-        e[COMPARISON],
-        e["_p"].alias(A.PLACE),
-        e["expected_log"],
-        e["n_reference"],
-        e["reference"],
-        e["reference_message"],
-    )
-    return joined.groupBy(*KEYS, COMPARISON, A.PLACE).agg(
-        *_stat_columns(),
+    above = [
         F.sum((F.col(A.Y_ADJ) > F.col("expected_log")).cast("long")).alias("n_above"),
         F.sum((F.col(A.Y) > F.col("expected_log")).cast("long")).alias("n_above_raw"),
-        F.first("expected_log").alias("expected_log"),
-        F.first("n_reference").alias("n_reference"),
-        F.first("reference").alias("reference"),
+        *[F.first(c).alias(c) for c in ("expected_log", "n_reference", "reference")],
         F.first("reference_message").alias("reference_message"),
+    ]
+    reference = [e[c] for c in ("expected_log", "n_reference", "reference", "reference_message")]
+    whole_e = F.broadcast(e.where(F.col("_p").isNull()))
+    whole = (
+        judged.join(whole_e, [judged[k] == whole_e[k] for k in KEYS])
+        .select(*[judged[k] for k in KEYS], judged[A.Y_ADJ], judged[A.Y], e[COMPARISON], *reference)
+        .groupBy(*KEYS, COMPARISON)
+        .agg(*above)
+        .toPandas()
     )
+    place_e = F.broadcast(e.where(F.col("_p").isNotNull()))
+    on = [judged[k] == place_e[k] for k in KEYS] + [judged[A.PLACE] == place_e["_p"]]
+    places = (
+        judged.join(place_e, on)
+        .select(
+            *[judged[k] for k in KEYS],
+            judged[A.Y_ADJ],
+            judged[A.Y],
+            judged[A.Y_CAL],
+            judged[A.CENSORED],
+            judged[A.BASIS],
+            judged[C.COMPLEXITY],
+            judged[C.TIME_LIMIT_DAYS],
+            e[COMPARISON],
+            e["_p"].alias(A.PLACE),
+            *reference,
+        )
+        .groupBy(*KEYS, COMPARISON, A.PLACE)
+        .agg(*_stat_columns(), *above)
+        .toPandas()
+    )
+    whole = whole.merge(items, on=KEYS, how="inner").assign(**{A.PLACE: None})[places.columns]
+    parts = [p for p in (whole, places) if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else places
 
 
 LAGGING_SCHEMA = T.StructType(
@@ -510,7 +527,7 @@ def to_lagging_steps(
     judged = windowed.where(F.col(WINDOW) == "judged")
     items = _own_stats(judged, KEYS).toPandas()
     expect = expectations(windowed, items, has_history=has_history, config=config)
-    rows = comparison_rows(windowed, expect).toPandas()
+    rows = comparison_rows(windowed, expect, items)
     judged_keys = {tuple(r) for r in rows[KEYS].itertuples(index=False)} if len(rows) else set()
     # Item-steps without any comparison are reported too (never hidden).
     alone = items[[tuple(r) not in judged_keys for r in items[KEYS].itertuples(index=False)]]
