@@ -290,6 +290,9 @@ def expectations(
     return out
 
 
+_REFERENCE = ("expected_log", "n_reference", "reference", "reference_message")
+
+
 def comparison_rows(windowed: DataFrame, expect: DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """Each comparison row with the judged-period statistics of what it judges (the item-step,
     or the item-step at one centre for places) and ``n_above`` (observations above the
@@ -303,10 +306,9 @@ def comparison_rows(windowed: DataFrame, expect: DataFrame, items: pd.DataFrame)
     above = [
         F.sum((F.col(A.Y_ADJ) > F.col("expected_log")).cast("long")).alias("n_above"),
         F.sum((F.col(A.Y) > F.col("expected_log")).cast("long")).alias("n_above_raw"),
-        *[F.first(c).alias(c) for c in ("expected_log", "n_reference", "reference")],
-        F.first("reference_message").alias("reference_message"),
+        *[F.first(c).alias(c) for c in _REFERENCE],
     ]
-    reference = [e[c] for c in ("expected_log", "n_reference", "reference", "reference_message")]
+    reference = [e[c] for c in _REFERENCE]
     whole_e = F.broadcast(e.where(F.col("_p").isNull()))
     whole = (
         judged.join(whole_e, [judged[k] == whole_e[k] for k in KEYS])
