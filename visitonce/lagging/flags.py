@@ -298,49 +298,39 @@ def comparison_rows(windowed: DataFrame, expect: DataFrame, items: pd.DataFrame)
     or the item-step at one centre for places) and ``n_above`` (observations above the
     expectation: censored ones are lower bounds, so they count correctly).
 
-    A comparison of the whole item-step (history, rule, peers) takes its statistics from
-    ``items`` (``_own_stats`` of the judged period) and only counts the observations above its
-    expectation; medians and quartiles are computed again only per centre, for places."""
+    One join and one collect. A comparison of the whole item-step (history, rule, peers) takes
+    its statistics from ``items`` (``_own_stats`` of the judged period): only its counts above
+    the expectation are aggregated, and its observations are masked out of the medians and
+    quartiles, which are computed only per centre, for places."""
     judged = windowed.where(F.col(WINDOW) == "judged")
     e = expect.withColumnRenamed(A.PLACE, "_p")
-    above = [
-        F.sum((F.col(A.Y_ADJ) > F.col("expected_log")).cast("long")).alias("n_above"),
-        F.sum((F.col(A.Y) > F.col("expected_log")).cast("long")).alias("n_above_raw"),
-        *[F.first(c).alias(c) for c in _REFERENCE],
-    ]
-    reference = [e[c] for c in _REFERENCE]
-    whole_e = F.broadcast(e.where(F.col("_p").isNull()))
-    whole = (
-        judged.join(whole_e, [judged[k] == whole_e[k] for k in KEYS])
-        .select(*[judged[k] for k in KEYS], judged[A.Y_ADJ], judged[A.Y], e[COMPARISON], *reference)
-        .groupBy(*KEYS, COMPARISON)
-        .agg(*above)
-        .toPandas()
+    on = [judged[k] == e[k] for k in KEYS] + [e["_p"].isNull() | (judged[A.PLACE] == e["_p"])]
+    at_place = e["_p"].isNotNull()
+    masked = (A.Y_ADJ, A.Y, A.Y_CAL, A.CENSORED, A.BASIS, C.COMPLEXITY, C.TIME_LIMIT_DAYS)
+    joined = judged.join(F.broadcast(e), on).select(
+        *[judged[k] for k in KEYS],
+        *[F.when(at_place, judged[c]).alias(c) for c in masked],
+        (judged[A.Y_ADJ] > e["expected_log"]).cast("long").alias("_above"),
+        (judged[A.Y] > e["expected_log"]).cast("long").alias("_above_raw"),
+        e[COMPARISON],
+        e["_p"].alias(A.PLACE),
+        *[e[c] for c in _REFERENCE],
     )
-    place_e = F.broadcast(e.where(F.col("_p").isNotNull()))
-    on = [judged[k] == place_e[k] for k in KEYS] + [judged[A.PLACE] == place_e["_p"]]
-    places = (
-        judged.join(place_e, on)
-        .select(
-            *[judged[k] for k in KEYS],
-            judged[A.Y_ADJ],
-            judged[A.Y],
-            judged[A.Y_CAL],
-            judged[A.CENSORED],
-            judged[A.BASIS],
-            judged[C.COMPLEXITY],
-            judged[C.TIME_LIMIT_DAYS],
-            e[COMPARISON],
-            e["_p"].alias(A.PLACE),
-            *reference,
+    rows = (
+        joined.groupBy(*KEYS, COMPARISON, A.PLACE)
+        .agg(
+            *_stat_columns(),
+            F.sum("_above").alias("n_above"),
+            F.sum("_above_raw").alias("n_above_raw"),
+            *[F.first(c).alias(c) for c in _REFERENCE],
         )
-        .groupBy(*KEYS, COMPARISON, A.PLACE)
-        .agg(*_stat_columns(), *above)
         .toPandas()
     )
-    whole = whole.merge(items, on=KEYS, how="inner").assign(**{A.PLACE: None})[places.columns]
-    parts = [p for p in (whole, places) if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else places
+    whole = rows[A.PLACE].isna()
+    stats = [c for c in items.columns if c not in KEYS]
+    filled = rows[whole].drop(columns=stats).merge(items, on=KEYS, how="inner")[rows.columns]
+    parts = [p for p in (filled, rows[~whole]) if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else rows
 
 
 LAGGING_SCHEMA = T.StructType(
