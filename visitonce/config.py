@@ -178,6 +178,9 @@ class LaggingConfig:
     # median is under basis_min_s while its calendar median is an hour or more.
     basis_off_hours_share: float = 0.5
     basis_min_s: float = 60.0
+    # An item-step more than this share of whose steps end at one minute of the day is
+    # batch-stamped (its durations are known to the day): a flag needs a day of excess.
+    batch_stamp_share: float = 0.5
     # A department (or centre) whose tested rows are slower than expected by this median ratio
     # across at least 3 rows is slow across the board: workload, not a lagging step.
     unit_wide_ratio: float = 1.5

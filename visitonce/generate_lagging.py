@@ -23,7 +23,10 @@ C2 or C3: waiting and processing), review, approve, deliver (back office). Plant
 3, not explained by workload), in ``truth.json`` ``lagging_steps`` as ``{service_item, step,
 department, kind, factor, center}``: D1_I3 review processing, D2_I3 approve hand-off, D2_I4
 approve processing, and D1_I1 accept waiting at centre C2 only (``center`` set: one hall slower
-than the rest). ``understaffed``: ``{department, staffing_factor, slowdown}`` or null. Every
+than the rest). Each also carries what the log shows of it, ``recorded_factor`` and
+``recorded_excess_s`` (medians of the recorded durations with and without the lag, same draws;
+``recorded_work_*`` in working time); ``recoverable`` says whether a lag is in the data at all.
+``understaffed``: ``{department, staffing_factor, slowdown}`` or null. Every
 code (items, departments, steps) can carry a ``prefix`` so that several variants can be
 analysed in one run without sharing anything but the run.
 """
@@ -75,6 +78,43 @@ def _work_add(t: float, work: float) -> float:
         t = day + 86_400 + _WORK_OPEN
 
 
+def _work_between(a: float, b: float) -> float:
+    """Working seconds (08:30-17:30, Monday-Friday) between local seconds ``a`` and ``b``."""
+    total, day = 0.0, np.floor(a / 86_400) * 86_400
+    while day < b:
+        if (int(day // 86_400) + 3) % 7 < 5:
+            total += max(0.0, min(b, day + _WORK_CLOSE) - max(a, day + _WORK_OPEN))
+        day += 86_400
+    return total
+
+
+def _recorded_effect(spans: list[tuple[float, float, float]]) -> dict:
+    """What the log shows of one planted lag, from (begin, recorded end, end the log would show
+    without the lag) per case: the median recorded duration against the median without the lag,
+    on the wall clock (``recorded_factor``, ``recorded_excess_s``) and in working time
+    (``recorded_work_factor``, ``recorded_work_excess_s``)."""
+    out = {}
+    for name, span in (("", lambda a, b: b - a), ("work_", _work_between)):
+        lagged = float(np.median([span(a, e) for a, e, _ in spans]))
+        without = float(np.median([span(a, e0) for a, _, e0 in spans]))
+        out[f"recorded_{name}factor"] = lagged / max(without, 1.0)
+        out[f"recorded_{name}excess_s"] = lagged - without
+    return out
+
+
+def recoverable(planted: dict, *, min_effect: float, material_s: dict[str, float]) -> bool:
+    """Whether a planted lag is in the data at all: on the wall clock or in working time, its
+    recorded median is at least ``min_effect`` times and ``material_s[kind]`` seconds above what
+    the log would show without it. A nightly stamp erases a 1.5-hour approval that takes 4.5
+    hours (both are stamped at the next 02:00), and a 3x hand-off of 30 minutes is not material:
+    no method should flag those, and recall is counted over the rest."""
+    return any(
+        planted[f"recorded_{b}factor"] >= min_effect
+        and planted[f"recorded_{b}excess_s"] >= material_s[planted["kind"]]
+        for b in ("", "work_")
+    )
+
+
 def generate_lagging_variant(
     out_dir: str | Path,
     *,
@@ -123,6 +163,15 @@ def generate_lagging_variant(
             timespec="seconds"
         ) + "+08:00"
 
+    def stamp(e: float) -> float:
+        return (np.floor((e - 2 * 3600) / 86_400) + 1) * 86_400 + 2 * 3600 if nightly_batch else e
+
+    def advance(t: float, d: float) -> float:
+        return _work_add(t, d) if time_model == "office" else t + d
+
+    # Per planted lag, the durations the log records and what it would record without the lag
+    # (the same draws, divided by the factor): a nightly stamp can erase a lag from the data.
+    recorded: dict[tuple, list[tuple[float, float, float]]] = {k: [] for k in lag}
     rows: list[list] = []
     n_app = 0
     for item, dept, scale in items:
@@ -148,20 +197,24 @@ def generate_lagging_variant(
                 )
                 started = arrive + wait
                 ended = started + proc
+                key = (item, f"{prefix}accept", "waiting")
+                if key in recorded and lag_of(*key, center) != 1.0:
+                    recorded[key].append((arrive, started, arrive + wait / lag_of(*key, center)))
                 steps = [(f"{prefix}accept", center, arrive, started, ended, True)]
                 prev_end = ended
                 for step, base in _BACK_STEPS:
                     s = f"{prefix}{step}"
-                    gap = ln(handoff_hours * 3600 * slow * lag_of(item, s, "handoff"))
-                    work = ln(base * scale * slow * lag_of(item, s, "processing"))
-                    if time_model == "office":
-                        b = _work_add(prev_end, gap)
-                        e = _work_add(b, work)
-                    else:
-                        b = prev_end + gap
-                        e = b + work
-                    if nightly_batch:
-                        e = (np.floor((e - 2 * 3600) / 86_400) + 1) * 86_400 + 2 * 3600
+                    f_gap, f_work = lag_of(item, s, "handoff"), lag_of(item, s, "processing")
+                    gap = ln(handoff_hours * 3600 * slow * f_gap)
+                    work = ln(base * scale * slow * f_work)
+                    b = advance(prev_end, gap)
+                    e = stamp(advance(b, work))
+                    if (item, s, "handoff") in recorded:
+                        b0 = advance(prev_end, gap / f_gap)
+                        recorded[(item, s, "handoff")].append((prev_end, b, b0))
+                    if (item, s, "processing") in recorded:
+                        e0 = stamp(advance(b, work / f_work))
+                        recorded[(item, s, "processing")].append((b, e, e0))
                     steps.append((s, None, None, b, e, False))
                     prev_end = e
                 for s, c, arr, b, e, desk in steps:
@@ -238,6 +291,7 @@ def generate_lagging_variant(
                 "kind": kind,
                 "factor": f,
                 "center": c,
+                **_recorded_effect(recorded[(prefix + i, prefix + s, kind)]),
             }
             for i, s, kind, f, c in _LAGS
         ],

@@ -25,7 +25,7 @@ def _row(name: str, *, n: int, above_raw: int, raw_s: float, adjusted_s: float) 
         "q75": math.log(adjusted_s) + 0.3, "expected_log": math.log(3600.0),
         "n_above": n // 2, "n_above_raw": above_raw, "n_reference": 200,
         "reference": "own history", "reference_message": None, C.COMPLEXITY: 2,
-        C.TIME_LIMIT_DAYS: 5,
+        C.TIME_LIMIT_DAYS: 5, A.BATCH: False,
     }  # fmt: skip
 
 

@@ -7,6 +7,7 @@ Calendar used below (Asia/Shanghai, UTC+8): 2026-03-06 is a Friday, 03-07/08 the
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 from pyspark.sql import Row
@@ -265,3 +266,47 @@ def test_working_seconds_equal_the_day_by_day_sum(spark, calendar, time_zone, ho
     for r in got[:-1]:
         assert r["new"] == pytest.approx(r["old"], rel=1e-12, abs=1e-6), r
     assert sum(r["new"] > 30 * 86_400 * 0.2 for r in got[:-1]) > 50  # long spans were tested
+
+
+def test_observations_take_the_clock_where_each_duration_begins(spark) -> None:
+    """By hand (Asia/Shanghai): application H's review ends Friday 03-06 16:00 and its approve
+    starts Tuesday 03-10 10:00 (arrival Tuesday 09:20 at a desk would be a wait; here the
+    approve is back office). The hand-off's clock is Friday 16h, where it begins, not Tuesday
+    10h, where it ends; the approve's processing clock is its start. Application O is open (its
+    second step has no end): its number of steps is unknown (null); H's is log 2. Item X's 10
+    reviews end at 02:00 six times and at four other minutes: 6 of 10 at one minute,
+    batch-stamped; item H's one review is too few to tell (``BATCH_MIN_ENDS``)."""
+    from visitonce.lagging import adjust as A
+
+    events = spark.createDataFrame(
+        [("H", "H1", "d1", "review", None, local(6, 9, 0), local(6, 16, 0)),
+         ("H", "H1", "d1", "approve", None, local(10, 10, 0), local(10, 11, 0)),
+         ("O", "O1", "d1", "review", None, local(10, 9, 0), local(10, 9, 30)),
+         ("O", "O1", "d1", "approve", local(10, 9, 20), local(10, 9, 40), None),
+         *[("X", f"X{k}", "d1", "review", None, local(10, 9, k), local(11, 2, 0))
+           for k in range(6)],
+         *[("X", f"Y{k}", "d1", "review", None, local(10, 9, k), local(10, 15, 10 + k))
+           for k in range(4)]],
+        "service_item string, application_id string, department string, step string, "
+        "arrived_at timestamp, started_at timestamp, ended_at timestamp",
+    ).withColumn("physical_visit", F.lit(False)).withColumn("channel", F.lit("online"))  # fmt: skip
+    events = events.withColumn("center", F.lit(None).cast("string"))
+    facts = at_as_of(
+        to_step_facts(events, calendar=CAL, time_zone=TZ),
+        as_of=local(12, 0, 0), calendar=CAL, time_zone=TZ,
+    )  # fmt: skip
+    obs = A.to_observations(facts, catalog=None, roster=None, calendar=CAL, time_zone=TZ)
+    obs = A.with_basis(obs, off_hours_share=1.0, min_s=60.0, batch_share=0.5)
+    by: dict[tuple, list] = {}
+    for r in obs.collect():
+        by.setdefault((r["service_item"], r["step"], r[A.KIND]), []).append(r)
+    (handoff,) = by[("H", "approve", "handoff")]
+    assert (handoff[A.TM.WEEKDAY], handoff[A.TM.LOCAL_HOUR]) == (5, 16)
+    approve = by[("H", "approve", "processing")]
+    assert [(r[A.TM.WEEKDAY], r[A.TM.LOCAL_HOUR]) for r in approve] == [(2, 10)]
+    (wait,) = by[("O", "approve", "waiting")]
+    assert (wait[A.TM.WEEKDAY], wait[A.TM.LOCAL_HOUR]) == (2, 9)
+    assert {r[A.LOG_N_STEPS] for r in by[("O", "review", "processing")]} == {None}
+    assert [r[A.LOG_N_STEPS] for r in approve] == [pytest.approx(math.log(2))]
+    assert {r[A.BATCH] for r in by[("X", "review", "processing")]} == {True}
+    assert {r[A.BATCH] for r in by[("H", "review", "processing")]} == {False}

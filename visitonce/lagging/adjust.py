@@ -29,6 +29,9 @@ Y_WORK = "y_work"  # log working seconds (wall clock where work does not follow 
 Y_CAL = "y_cal"  # log calendar seconds
 OFF_HOURS = "off_hours"  # the step starts or ends outside working time
 PLACE = "place"  # the centre of a desk step (null in back offices)
+END_MINUTE = "end_minute"  # local minute of the day a processing step ended (null elsewhere)
+BATCH = "batch_stamped"  # the item-step's ends are stamped at one minute of the day (a batch)
+BATCH_MIN_ENDS = 10  # fewer ended steps than this: too few to call an item-step batch-stamped
 Y_ADJ = "y_adj"
 CENSORED = "censored"
 LOG_LOAD = "log_load"
@@ -136,9 +139,15 @@ def to_observations(
         F.when(desk, F.log(F.count(F.lit(1)).over(hour_unit).cast("double"))).otherwise(0.0),
     )
     df = (
+        # The number of steps is known only once the application is closed: an open one has not
+        # had its later steps yet, and it is open because it is slow (null here, the item-step's
+        # mean in the fit).
         df.withColumn(
             LOG_N_STEPS,
-            F.log(F.count(F.lit(1)).over(Window.partitionBy(C.APPLICATION_ID)).cast("double")),
+            F.when(
+                ~F.col(TM.RESPONSE_CENSORED),
+                F.log(F.count(F.lit(1)).over(Window.partitionBy(C.APPLICATION_ID)).cast("double")),
+            ),
         )
         .withColumn(PHYSICAL, desk.cast("double"))
         .withColumn(
@@ -174,8 +183,6 @@ def to_observations(
         LOG_HOUR_VOLUME,
         PHYSICAL,
         CROSS_DEPT,
-        TM.WEEKDAY,
-        TM.LOCAL_HOUR,
         C.COMPLEXITY,
         SAME_DAY,
         F.when(desk, F.lit("desk"))
@@ -191,12 +198,24 @@ def to_observations(
     def log_s(c: str) -> F.Column:
         return F.log(F.greatest(F.col(c), F.lit(1.0)))
 
+    def clock(begins: F.Column) -> list[F.Column]:
+        """Weekday and hour where the duration begins, local. Not at the step's start: that is
+        where a wait or a hand-off *ends*, so its hour would partly measure the duration (a long
+        hand-off from a nightly stamp starts the next step late in the day)."""
+        local = F.from_utc_timestamp(begins, time_zone)
+        weekday = ((F.dayofweek(local) + 5) % 7) + 1
+        return [weekday.alias(TM.WEEKDAY), F.hour(local).alias(TM.LOCAL_HOUR)]
+
     # Wall clock where work does not follow the office calendar: desks (the citizen is there),
     # couriers, and same-day items (done while the citizen waits, or automated).
     wall = desk | courier | F.coalesce(F.col(SAME_DAY), F.lit(False))
     proc_work = F.when(wall, log_s(TM.PROCESSING_S)).otherwise(log_s(TM.PROCESSING_WORK_S))
+    local_end = F.from_utc_timestamp(C.ENDED_AT, time_zone)
     processing = df.select(
         *common,
+        F.col(TM.WEEKDAY),
+        F.col(TM.LOCAL_HOUR),
+        (F.hour(local_end) * 60 + F.minute(local_end)).alias(END_MINUTE),
         F.lit("processing").alias(KIND),
         F.when(wall, F.lit("calendar")).otherwise(F.lit("working")).alias(BASIS),
         proc_work.alias(Y),
@@ -207,6 +226,8 @@ def to_observations(
     )
     waiting = df.where(F.col(TM.WAITING_S).isNotNull()).select(
         *common,
+        *clock(F.col(C.ARRIVED_AT)),
+        F.lit(None).cast("int").alias(END_MINUTE),
         F.lit("waiting").alias(KIND),
         F.lit("calendar").alias(BASIS),
         log_s(TM.WAITING_S).alias(Y),
@@ -219,6 +240,8 @@ def to_observations(
     hand_work = F.when(same_day, log_s(TM.HANDOFF_S)).otherwise(log_s(TM.HANDOFF_WORK_S))
     handoff = df.where(F.col(TM.HANDOFF_WORK_S).isNotNull() & ~desk).select(
         *common,
+        *clock(F.timestamp_seconds(F.unix_micros(C.STARTED_AT) / 1e6 - F.col(TM.HANDOFF_S))),
+        F.lit(None).cast("int").alias(END_MINUTE),
         F.lit("handoff").alias(KIND),
         F.when(same_day, F.lit("calendar")).otherwise(F.lit("working")).alias(BASIS),
         hand_work.alias(Y),
@@ -230,20 +253,37 @@ def to_observations(
     return processing.unionByName(waiting).unionByName(handoff)
 
 
-def with_basis(observations: DataFrame, *, off_hours_share: float, min_s: float) -> DataFrame:
+def with_basis(
+    observations: DataFrame, *, off_hours_share: float, min_s: float, batch_share: float = 0.5
+) -> DataFrame:
     """Chooses the measurement basis per item-step and sets ``y`` to it.
 
     A working-time item-step is measured in calendar time instead when more than
     ``off_hours_share`` of its steps start or end outside working hours (work done round the
     clock, or stamped by a nightly batch), or when its working-time median is under ``min_s``
     while its calendar median is an hour or more (the working clock has collapsed). Adds
-    ``basis_fallback`` (true where the calendar replaced the working clock).
+    ``basis_fallback`` (true where the calendar replaced the working clock) and
+    ``batch_stamped``: more than ``batch_share`` of the item-step's processing ends (at least
+    ``BATCH_MIN_ENDS`` of them) fall on one minute of the day (a system that records its steps
+    in a nightly batch, or dates without a time), so its durations are known to the day only.
     """
+    ends = observations.where(F.col(END_MINUTE).isNotNull())
+    batch = (
+        ends.groupBy(*GROUP_KEYS, END_MINUTE)
+        .count()
+        .groupBy(*GROUP_KEYS)
+        .agg(
+            (
+                (F.sum("count") >= BATCH_MIN_ENDS) & (F.max("count") / F.sum("count") > batch_share)
+            ).alias(BATCH)
+        )
+    )
     g = observations.groupBy(*GROUP_KEYS).agg(
         F.avg(F.col(OFF_HOURS).cast("double")).alias("_off_share"),
         F.median(Y_WORK).alias("_med_work"),
         F.median(Y_CAL).alias("_med_cal"),
     )
+    g = g.join(batch, GROUP_KEYS, "left").fillna(False, subset=[BATCH])
     collapsed = (F.col("_med_work") < math.log(max(min_s, 1.0))) & (
         F.col("_med_cal") >= math.log(3600.0)
     )
@@ -255,7 +295,7 @@ def with_basis(observations: DataFrame, *, off_hours_share: float, min_s: float)
         .withColumn(
             BASIS, F.when(F.col("basis_fallback"), F.lit("calendar")).otherwise(F.col(BASIS))
         )
-        .drop("_off_share", "_med_work", "_med_cal")
+        .drop("_off_share", "_med_work", "_med_cal", END_MINUTE)
     )
 
 
@@ -281,14 +321,18 @@ ADJUSTED_SCHEMA = T.StructType(
         T.StructField(TM.LOCAL_DATE, T.DateType()),
         T.StructField(PLACE, T.StringType()),
         T.StructField("basis_fallback", T.BooleanType()),
+        T.StructField(BATCH, T.BooleanType()),
     ]
 )
 
 
 def design_matrix(pdf: pd.DataFrame) -> np.ndarray:
     """Covariates of the within model: workload, steps, setting, weekday and hour-band dummies."""
-    # Structural covariates first, then workload and time (weekday, hour band).
-    x = [pdf[c].astype(float).fillna(0.0).to_numpy() for c in STRUCTURAL_COVARIATES]
+    # Structural covariates first, then workload and time (weekday, hour band). An unknown
+    # number of steps (open application) is the item-step's mean: it adds nothing to the fit.
+    steps = pdf[LOG_N_STEPS].astype(float)
+    steps = steps.fillna(steps.groupby(_item_step(pdf)).transform("mean")).fillna(0.0)
+    x = [steps.to_numpy(), pdf[CROSS_DEPT].astype(float).fillna(0.0).to_numpy()]
     x += [pdf[c].astype(float).fillna(0.0).to_numpy() for c in WORKLOAD_COVARIATES]
     weekday = pdf[TM.WEEKDAY].fillna(1).astype(int).to_numpy()
     x += [(weekday == d).astype(float) for d in range(2, 8)]  # Monday is the reference

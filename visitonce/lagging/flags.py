@@ -100,6 +100,7 @@ def _stat_columns() -> list:
         F.first(A.BASIS).alias(A.BASIS),
         F.first(C.COMPLEXITY).alias(C.COMPLEXITY),
         F.first(C.TIME_LIMIT_DAYS).alias(C.TIME_LIMIT_DAYS),
+        F.max(A.BATCH).alias(A.BATCH),
     ]
 
 
@@ -306,7 +307,7 @@ def comparison_rows(windowed: DataFrame, expect: DataFrame, items: pd.DataFrame)
     e = expect.withColumnRenamed(A.PLACE, "_p")
     on = [judged[k] == e[k] for k in KEYS] + [e["_p"].isNull() | (judged[A.PLACE] == e["_p"])]
     at_place = e["_p"].isNotNull()
-    masked = (A.Y_ADJ, A.Y, A.Y_CAL, A.CENSORED, A.BASIS, C.COMPLEXITY, C.TIME_LIMIT_DAYS)
+    masked = (A.Y_ADJ, A.Y, A.Y_CAL, A.CENSORED, A.BASIS, C.COMPLEXITY, C.TIME_LIMIT_DAYS, A.BATCH)
     joined = judged.join(F.broadcast(e), on).select(
         *[judged[k] for k in KEYS],
         *[F.when(at_place, judged[c]).alias(c) for c in masked],
@@ -371,7 +372,9 @@ LAGGING_SCHEMA = T.StructType(
 
 def materiality(pdf: pd.DataFrame, expected_s: np.ndarray, config: LaggingConfig) -> np.ndarray:
     """The absolute excess (seconds) a flag needs, per row: by kind and setting, and a day (a
-    working day in working time) where the expectation itself is a day or more."""
+    working day in working time) where the expectation itself is a day or more, or where the
+    item-step's ends are batch-stamped (``batch_stamped``: its durations are known to the day,
+    so a smaller excess may be the stamp's rounding)."""
     kind, setting = pdf[A.KIND].to_numpy(), pdf[A.SETTING].to_numpy()
     thr = np.where(
         kind == "waiting",
@@ -386,7 +389,8 @@ def materiality(pdf: pd.DataFrame, expected_s: np.ndarray, config: LaggingConfig
     working = pdf["basis"].to_numpy() == "working"
     day = np.where(working, day_len, 86_400.0)
     multi = config.material_multi_day_s * day / 86_400.0
-    return np.where(expected_s >= day, np.maximum(thr, multi), thr)
+    to_the_day = (expected_s >= day) | pdf[A.BATCH].fillna(False).to_numpy(dtype=bool)
+    return np.where(to_the_day, np.maximum(thr, multi), thr)
 
 
 def _sign_test(

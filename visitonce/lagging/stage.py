@@ -66,7 +66,10 @@ def find_lagging_steps(
     if since is not None:
         obs = obs.where(F.col(TM.LOCAL_DATE) >= F.lit(since))
     obs = adjust.with_basis(
-        obs, off_hours_share=config.basis_off_hours_share, min_s=config.basis_min_s
+        obs,
+        off_hours_share=config.basis_off_hours_share,
+        min_s=config.basis_min_s,
+        batch_share=config.batch_stamp_share,
     )
     adjusted = adjust.with_adjusted_durations(obs).persist(StorageLevel.MEMORY_AND_DISK)
     result = flags.to_lagging_steps(adjusted, config, dates=(lo, hi))
