@@ -389,7 +389,7 @@ def materiality(pdf: pd.DataFrame, expected_s: np.ndarray, config: LaggingConfig
     working = pdf["basis"].to_numpy() == "working"
     day = np.where(working, day_len, 86_400.0)
     multi = config.material_multi_day_s * day / 86_400.0
-    to_the_day = (expected_s >= day) | pdf[A.BATCH].fillna(False).to_numpy(dtype=bool)
+    to_the_day = (expected_s >= day) | pdf[A.BATCH].eq(True).to_numpy()
     return np.where(to_the_day, np.maximum(thr, multi), thr)
 
 
