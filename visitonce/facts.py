@@ -145,9 +145,14 @@ def to_step_facts(
         work(F.col(APPLIED_AT), resp_end).alias(RESPONSE_WORK_S),
         app_open.alias(RESPONSE_CENSORED),
         F.to_date(local_start).alias(LOCAL_DATE),
-        F.hour(local_start).alias(LOCAL_HOUR),
-        (((F.dayofweek(local_start) + 5) % 7) + 1).alias(WEEKDAY),
+        *local_clock(local_start),
     )
+
+
+def local_clock(local: Column) -> list[Column]:
+    """ISO weekday (Monday = 1) and hour of a local timestamp, as ``weekday`` and
+    ``local_hour``: the one definition of the clock covariates (step facts, lagging)."""
+    return [F.hour(local).alias(LOCAL_HOUR), (((F.dayofweek(local) + 5) % 7) + 1).alias(WEEKDAY)]
 
 
 def at_as_of(

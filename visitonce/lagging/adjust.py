@@ -202,9 +202,7 @@ def to_observations(
         """Weekday and hour where the duration begins, local. Not at the step's start: that is
         where a wait or a hand-off *ends*, so its hour would partly measure the duration (a long
         hand-off from a nightly stamp starts the next step late in the day)."""
-        local = F.from_utc_timestamp(begins, time_zone)
-        weekday = ((F.dayofweek(local) + 5) % 7) + 1
-        return [weekday.alias(TM.WEEKDAY), F.hour(local).alias(TM.LOCAL_HOUR)]
+        return TM.local_clock(F.from_utc_timestamp(begins, time_zone))
 
     # Wall clock where work does not follow the office calendar: desks (the citizen is there),
     # couriers, and same-day items (done while the citizen waits, or automated).
@@ -254,7 +252,7 @@ def to_observations(
 
 
 def with_basis(
-    observations: DataFrame, *, off_hours_share: float, min_s: float, batch_share: float = 0.5
+    observations: DataFrame, *, off_hours_share: float, min_s: float, batch_share: float
 ) -> DataFrame:
     """Chooses the measurement basis per item-step and sets ``y`` to it.
 
@@ -332,8 +330,10 @@ def design_matrix(pdf: pd.DataFrame) -> np.ndarray:
     # number of steps (open application) is the item-step's mean: it adds nothing to the fit.
     steps = pdf[LOG_N_STEPS].astype(float)
     steps = steps.fillna(steps.groupby(_item_step(pdf)).transform("mean")).fillna(0.0)
-    x = [steps.to_numpy(), pdf[CROSS_DEPT].astype(float).fillna(0.0).to_numpy()]
-    x += [pdf[c].astype(float).fillna(0.0).to_numpy() for c in WORKLOAD_COVARIATES]
+    x = [
+        (steps if c == LOG_N_STEPS else pdf[c].astype(float).fillna(0.0)).to_numpy()
+        for c in STRUCTURAL_COVARIATES + WORKLOAD_COVARIATES
+    ]
     weekday = pdf[TM.WEEKDAY].fillna(1).astype(int).to_numpy()
     x += [(weekday == d).astype(float) for d in range(2, 8)]  # Monday is the reference
     hour = pdf[TM.LOCAL_HOUR].fillna(12).astype(int).to_numpy()
