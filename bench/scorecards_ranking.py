@@ -1,9 +1,9 @@
 """Ranking check: Spearman correlation of the department scores with the planted quality order
 of generated cities, on each ``quality_via`` variant of the generator (quality acting on
-durations, or on satisfaction only) and several seeds.
+durations, on satisfaction only, or on return trips) and several seeds.
 
     PYTHONPATH=. .venv/bin/python bench/scorecards_ranking.py [--events 40000] [--days 45]
-        [--seeds 11 12] [--variants time experience] [--out /tmp/scorecards-rank]
+        [--seeds 11 12] [--variants time experience visits] [--out /tmp/scorecards-rank]
 
 Events are read as generated (clean, Parquet), applications built as the pipeline does, the
 planted lagging steps stand in for the detector's (tests/lagging checks the detector), and
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=40_000)
     ap.add_argument("--days", type=int, default=45)
     ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12])
-    ap.add_argument("--variants", nargs="+", default=["time", "experience"])
+    ap.add_argument("--variants", nargs="+", default=["time", "experience", "visits"])
     ap.add_argument("--out", default="/tmp/scorecards-rank")
     a = ap.parse_args(argv)
     spark = build_session(

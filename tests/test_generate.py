@@ -580,3 +580,29 @@ def test_a_new_item_goes_live_on_its_day_with_its_usual_volume(tmp_path: Path) -
     assert first_week.mean() > 0.5  # a launch surge: most of it in the first of two weeks
     with pytest.raises(ValueError, match="not in the generator's catalog"):
         generate(tmp_path / "bad", **kw, variant=MonitorVariant(new_item="NO_SUCH_ITEM"))
+
+
+def test_quality_via_visits_acts_on_return_trips_only(tmp_path: Path) -> None:
+    # Same seed, quality acting on durations ("time") or on return trips ("visits"): in
+    # "visits", a department's share of applications with a supplement trip moves with its
+    # planted quality (x quality^2).
+    def supplement_share(via: str) -> tuple[pd.Series, dict]:
+        out = tmp_path / via
+        truth = generate(out, n_events=40_000, seed=5, dirty=False, fmt="parquet", quality_via=via)
+        ev = pd.concat(pq.read_table(p).to_pandas() for p in sorted((out / "events").glob("*")))
+        apps = ev.groupby(col.APPLICATION_ID).agg(
+            department=(col.DEPARTMENT, "first"),
+            supplement=(col.STEP, lambda s: (s == "supplement").any()),
+        )
+        return apps.groupby("department")["supplement"].mean(), truth
+
+    time_share, truth = supplement_share("time")
+    visits_share, truth_v = supplement_share("visits")
+    assert truth_v["quality_via"] == "visits" and truth["quality_via"] == "time"
+    q = pd.Series(truth["department_quality"])
+    has = time_share[time_share > 0.01].index  # departments whose items can need a supplement
+    ratio = (visits_share[has] / time_share[has]).sort_index()
+    assert len(has) >= 8
+    assert ratio.corr(q[ratio.index], method="spearman") >= 0.8
+    # civil_affairs (quality 1.4) about doubles its supplements; tax (0.75) about halves them.
+    assert ratio["civil_affairs"] > 1.5 and ratio["tax"] < 0.8

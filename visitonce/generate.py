@@ -115,8 +115,9 @@ truth.json keys
   workload.
 - ``department_quality``: ``{department: multiplier}`` on all waiting, processing and hand-off
   times of the department's steps (satisfaction and on-time rates follow); with
-  ``quality_via`` ``"experience"`` on satisfaction only.
-- ``quality_via``: ``"time"`` or ``"experience"``, the argument used.
+  ``quality_via`` ``"experience"`` on satisfaction only, with ``"visits"`` on return trips
+  only (supplements and in-person pickups).
+- ``quality_via``: ``"time"``, ``"experience"`` or ``"visits"``, the argument used.
 - ``queue_spike``: ``{center, date, hours, arrival_factor}``: counter arrivals at the centre are
   multiplied by ``arrival_factor`` in those local hours of that date (waits rise with them);
   null in a quiet ``MonitorVariant`` (``spike_factor`` 1.0).
@@ -223,7 +224,9 @@ _DEPARTMENT_QUALITY: dict[str, float] = {
 }
 # What department_quality acts on (generate's quality_via): its weight in the satisfaction
 # score; "time" also multiplies every waiting, processing and hand-off time by the quality.
-_QUALITY_VIA: dict[str, float] = {"time": 1.0, "experience": 2.0}
+# "visits" acts on neither directly: a poorer department asks more applicants to come back with
+# missing materials and to collect results in person (x quality^2), and ratings follow the visits.
+_QUALITY_VIA: dict[str, float] = {"time": 1.0, "experience": 2.0, "visits": 0.0}
 _CENTERS: tuple[str, ...] = ("C01", "C02", "C03", "C04", "C05")
 _CITY_HALL = 0  # C01 hosts every department's desk; district centres host the busy ones
 _DISTRICT_CENTER_DEPTS = (
@@ -1162,11 +1165,13 @@ class _Simulation:
         self.same_day = cat.same_day[item]
         self.contact_app = (ch == _COUNTER) | (ch == _SELF)
         self.cxf = 0.6 + 0.2 * cat.cx[item]
-        # department_quality on durations ("time"), or on satisfaction only ("experience")
+        # department_quality on durations ("time"), on satisfaction only ("experience"), or on
+        # return trips ("visits": supplements and in-person pickups)
         self.q = cat.quality if cat.quality_via == "time" else np.ones_like(cat.quality)
+        trips = cat.quality[cat.dept[item]] ** 2 if cat.quality_via == "visits" else np.ones(n)
 
         # step templates, with a supplement trip inserted for some applications
-        p_sup = cat.supp_p[item] * np.where((ch == _ONLINE) | (ch == _MOBILE), 1.5, 1.0)
+        p_sup = cat.supp_p[item] * np.where((ch == _ONLINE) | (ch == _MOBILE), 1.5, 1.0) * trips
         sup = rng.random(n) < p_sup
         ins = cat.supp_pos[item].astype(np.int64)[:, None]
         self.kcol = kcol = np.arange(_MAX_STEPS)[None, :]
@@ -1184,10 +1189,10 @@ class _Simulation:
         u = rng.random(n)
         deliver = np.full(n, _DV_MAIL, dtype=np.int8)
         remote_digital = (ch == _ONLINE) | (ch == _MOBILE)
-        deliver[self.contact_app & (u < 0.35)] = _DV_PICKUP
+        deliver[self.contact_app & (u < 0.35 * trips)] = _DV_PICKUP
         deliver[remote_digital & (u < 0.60)] = _DV_DIGITAL
-        deliver[remote_digital & (u >= 0.95)] = _DV_PICKUP
-        deliver[~self.contact_app & ~remote_digital & (u >= 0.9)] = _DV_PICKUP
+        deliver[remote_digital & (u >= 1.0 - 0.05 * trips)] = _DV_PICKUP
+        deliver[~self.contact_app & ~remote_digital & (u >= 1.0 - 0.1 * trips)] = _DV_PICKUP
         # a same-day item is handed over at the desk or digitally, never by mail
         deliver[self.same_day & ~self.contact_app] = _DV_DIGITAL
         self.deliver = deliver
@@ -2074,7 +2079,10 @@ def generate(
     ``quality_via`` says what ``department_quality`` acts on: ``"time"`` (default) waiting,
     processing and hand-off times (satisfaction and on-time rates follow), ``"experience"``
     satisfaction only, at twice the weight (durations, on-time rates and backlogs then carry
-    no quality signal): a variant for checking that scores do not lean on one pillar.
+    no quality signal), ``"visits"`` return trips only: the chance of a supplement trip and of
+    collecting the result in person, x quality^2 (ratings follow the extra visits; no direct
+    effect on durations or ratings). Variants for checking that scores do not lean on one
+    pillar.
     Existing ``events/part-*`` files in ``out_dir`` are replaced. ``multi_report_places`` adds
     busy places with many reports of one problem (truth key ``multi_report_places``).
     ``variant`` (``MonitorVariant``): the live-monitoring knobs (spike size, quiet month, holiday

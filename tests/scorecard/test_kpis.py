@@ -144,6 +144,41 @@ def test_kpi_counts_by_hand(tiny) -> None:
     assert tuple(april_a.loc["on_time_rate", [K.NUM, K.DEN]]) == (1, 1)
 
 
+def test_steps_band_is_the_items_median_not_the_cases_own(tiny) -> None:
+    # X's completed applications have 3, 1 and 1 steps (a1, a2, a4; a3 is open): median 1.
+    # a1's two extra steps (hand-offs) do not move it to the "3" stratum: the number of steps a
+    # case takes is an outcome of the department's handling, not case mix.
+    apps, events, catalog, lagging = tiny
+    feats = K.to_case_features(
+        apps, events, catalog=catalog, lagging_steps=lagging, wait_minutes=15,
+        repeat_days=30, time_zone=TZ,
+    ).toPandas().set_index("application_id")  # fmt: skip
+    assert feats[K.STEPS_BAND].to_dict() == {
+        "a1": "1-2", "a2": "1-2", "a3": "1-2", "a4": "1-2", "b1": "1-2"
+    }  # fmt: skip
+    # Make X's completed cases mostly 4-step: every X application is in the "4" stratum.
+    four = apps.withColumn(
+        "n_steps", F.when(F.col("application_id").isin("a2", "a4"), 4).otherwise(F.col("n_steps"))
+    )
+    feats = K.to_case_features(
+        four, events, catalog=catalog, lagging_steps=lagging, wait_minutes=15,
+        repeat_days=30, time_zone=TZ,
+    ).toPandas().set_index("application_id")  # fmt: skip
+    assert feats.loc[["a1", "a2", "a3", "a4"], K.STEPS_BAND].tolist() == ["4"] * 4
+    assert feats.loc["b1", K.STEPS_BAND] == "1-2"
+
+
+def test_a_unit_without_data_has_no_adjusted_value(spark) -> None:
+    # B has no case in the KPI's denominator: observed, expected and adjusted are null (not a
+    # clipped 0, which would read as the worst possible rate).
+    got = CM.summarize_adjusted(
+        _long_cells(spark, [("A", "1", 10, 9), ("B", "1", 0, 0)]),
+        keys=["period", "grain", "department"],
+    ).toPandas().set_index("department")  # fmt: skip
+    assert got.loc["A", "adjusted"] == pytest.approx(0.9)
+    assert got.loc["B", ["observed", "expected", "adjusted"]].isna().all()
+
+
 def test_rollups_add_up_months(tiny) -> None:
     got = _cells(tiny, grains=("month", "quarter", "year"))
     a = got.xs("A", level="department")

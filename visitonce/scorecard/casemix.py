@@ -104,7 +104,10 @@ def summarize_adjusted(long: DataFrame, *, keys: Sequence[str]) -> DataFrame:
     return (
         out.withColumn(
             ADJUSTED,
-            F.when(rate, F.least(F.lit(1.0), F.greatest(F.lit(0.0), adjusted))).otherwise(adjusted),
+            # greatest/least skip nulls: without the guard a unit with no data would read 0.
+            F.when(F.col(OBSERVED).isNull(), F.lit(None).cast("double"))
+            .when(rate, F.least(F.lit(1.0), F.greatest(F.lit(0.0), adjusted)))
+            .otherwise(adjusted),
         )
         .withColumn(
             OE_RATIO, F.when(F.col(EXPECTED) > 0, F.try_divide(F.col(OBSERVED), F.col(EXPECTED)))

@@ -224,13 +224,23 @@ def to_case_features(
         & prev.isNotNull()
         & (F.unix_timestamp(C.APPLIED_AT) - F.unix_timestamp(prev) <= repeat_days * 86400),
     )
-    a = a.withColumn(
-        COMPLETED_DATE, F.to_date(F.from_utc_timestamp(C.COMPLETED_AT, time_zone))
-    ).withColumn(
+    a = a.withColumn(COMPLETED_DATE, F.to_date(F.from_utc_timestamp(C.COMPLETED_AT, time_zone)))
+    # The steps band is the item's (its median number of steps, over its completed
+    # applications, else all of them), not the application's own: a supplement trip or an extra
+    # review is an outcome of the department's handling, and a case-mix variable must not be an
+    # outcome of what is being assessed.
+    designed = a.groupBy(F.col(C.SERVICE_ITEM).alias("_si")).agg(
+        F.coalesce(
+            F.percentile_approx(F.when(~F.col(C.IS_OPEN), F.col(C.N_STEPS)), 0.5),
+            F.percentile_approx(F.col(C.N_STEPS), 0.5),
+        ).alias("_item_steps")
+    )
+    a = a.join(F.broadcast(designed), a[C.SERVICE_ITEM].eqNullSafe(designed["_si"]), "left")
+    a = a.drop("_si").withColumn(
         STEPS_BAND,
-        F.when(F.col(C.N_STEPS) <= 2, "1-2")
-        .when(F.col(C.N_STEPS) == 3, "3")
-        .when(F.col(C.N_STEPS) == 4, "4")
+        F.when(F.col("_item_steps") <= 2, "1-2")
+        .when(F.col("_item_steps") == 3, "3")
+        .when(F.col("_item_steps") == 4, "4")
         .otherwise("5+"),
     )
     done = ~F.col(C.IS_OPEN)
