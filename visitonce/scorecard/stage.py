@@ -24,7 +24,7 @@ from visitonce.scorecard import casemix as CM
 from visitonce.scorecard import composite, explain, kpis, shrink
 from visitonce.scorecard.equity import summarize_equity
 
-METHOD_VERSION = "scorecards-1.1"
+METHOD_VERSION = "scorecards-1.2"
 TABLES = ("scorecards", "scorecard_kpis", "scorecard_equity", "scorecard_explanations")
 _SORT = {"month": 0, "quarter": 1, "year": 2}
 
