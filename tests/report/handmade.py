@@ -180,17 +180,32 @@ def scorecards() -> pd.DataFrame:
             "period": ["2026-02", "2026-03", "2026-03", "2026-03"],
             "department": ["D1", "D1", "D2", "D3"],
             "n_applications": np.array([400, 420, 310, 6], dtype="int64"),
-            "score": [70.0, 74.5, 61.25, 50.0],
-            "score_lo": [65.0, 70.0, 55.0, 20.0],
-            "score_hi": [75.0, 79.0, 67.5, 80.0],
-            "band": ["B", "B", "C", "C"],
-            "band_probability": [0.7, 0.81, 0.55, 0.3],
-            "rank": [1, 1, 2, 3],
-            "rank_lo": [1, 1, 1, 1],
-            "rank_hi": [2, 2, 3, 3],
+            # D3 (6 applications) is below the evidence minimum: listed, no score
+            "score": [70.0, 74.5, 61.25, None],
+            "score_lo": [65.0, 70.0, 55.0, None],
+            "score_hi": [75.0, 79.0, 67.5, None],
+            "band": ["B", "B", "C", None],
+            "band_probability": [0.7, 0.81, 0.55, None],
+            "rank": [1, 1, 2, None],
+            "rank_lo": [1, 1, 1, None],
+            "rank_hi": [2, 2, 2, None],
             "config_hash": ["h"] * 4,
             "method_version": ["1"] * 4,
             "on_time_rate": [0.9, 0.92, 0.8, 0.5],
+            "n_kpis_scored": np.array([3, 3, 2, 2], dtype="int64"),
+            "unavailable_kpis": [
+                ["rating_coverage"],
+                ["rating_coverage", "wait_within_w_rate"],
+                ["rating_coverage", "wait_within_w_rate"],
+                ["rating_coverage", "wait_within_w_rate"],
+            ],  # fmt: skip
+            "gate": [
+                None,
+                None,
+                None,
+                "too few cases: 6 applications (fewer than min_applications 20): no score",
+            ],
+            # fmt: skip
         }
     )
 

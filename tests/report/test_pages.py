@@ -125,6 +125,15 @@ def test_scorecard_pages_show_the_latest_period(handmade_report) -> None:
     assert "80+" in dept.text and "2.5 points from band A" in dept.text
     d2 = parse(reports / f"department-{slug('D2')}.html")
     assert "not available" in d2.text  # satisfaction KPI unavailable for D2
+    # Below the evidence minimum: listed with its count and why, no score, rank or band.
+    d3 = _cells(page, "D3")
+    assert d3["n_applications"] == "6" and d3["score"] == "–" and d3["band"] == "–"
+    assert d3["note"] == "too few cases (6 applications): no score"
+    assert _cells(page, "D1")["note"] == "–"
+    assert (
+        "Not computable from these logs, and left out of every score: rating_coverage, "
+        "wait_within_w_rate." in page.text
+    )
 
 
 @pytest.fixture(scope="module")

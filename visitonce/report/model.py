@@ -425,6 +425,7 @@ def alerts_page(inp: ReportInputs) -> dict[str, Any]:
 SCORE_COLUMNS = [
     "period", "department", "n_applications", "score", "score_lo", "score_hi", "band",
     "band_probability", "rank", "rank_lo", "rank_hi", "config_hash", "method_version",
+    "n_kpis_scored", "unavailable_kpis", "gate",
 ]  # fmt: skip
 KPI_COLUMNS = [
     "period", "department", "kpi", "numerator", "denominator", "observed", "expected",
@@ -474,8 +475,10 @@ def scorecards_page(inp: ReportInputs) -> dict[str, Any]:
     rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["department"]))
     for r in rows:
         r["slug"] = slug(str(r["department"]))
+        r["note"] = _no_score_note(r)
     ctx["rows"] = rows
     ctx["periods"] = sorted({str(p) for p in col(inp.scorecards, "period")})
+    ctx["unavailable_kpis"] = sorted({k for r in rows for k in (r["unavailable_kpis"] or [])})
     by_score = sorted(rows, key=lambda r: (r["score"] is None, -(r["score"] or 0.0)))
     ctx["score_chart"] = svg.caterpillar(
         [(r["department"], r["score"], r["score_lo"], r["score_hi"]) for r in by_score],
@@ -493,6 +496,20 @@ def scorecards_page(inp: ReportInputs) -> dict[str, Any]:
     )
     ctx["heat"] = _kpi_heat(inp.scorecard_kpis, period=period)
     return ctx
+
+
+def _no_score_note(row: dict[str, Any]) -> str | None:
+    """Why a listed department has no score, in the page's language: too few applications, or
+    too few KPIs with data (the stage's evidence minimum, whose gate text says which)."""
+    if row["score"] is not None:
+        return None
+    if "KPIs with data" in str(row["gate"] or ""):
+        return _("too few KPIs with data (%(k)s): no score") % {
+            "k": fmt.count(row["n_kpis_scored"])
+        }
+    return _("too few cases (%(n)s applications): no score") % {
+        "n": fmt.count(row["n_applications"])
+    }
 
 
 def _kpi_rows(df: pd.DataFrame | None, *, period: str | None) -> list[dict[str, Any]]:
