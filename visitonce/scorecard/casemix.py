@@ -2,9 +2,10 @@
 
 Each department handles its own items, so adjusting by item identity would compare every
 department with itself and erase the differences being measured. The strata are therefore
-item *characteristics*: catalog complexity (1-5), online capability, number of steps (1-2, 3, 4,
-5+) and first channel. Channel KPIs (one_visit_rate, zero_visit_rate, online_share) are not
-adjusted for the first channel: moving applicants online is what they measure.
+item *characteristics*: catalog complexity (1-5), online capability, the item's median number
+of steps (1-2, 3, 4, 5+; never the case's own, an outcome of its handling) and first channel.
+Channel KPIs (one_visit_rate, zero_visit_rate, online_share) are not adjusted for the first
+channel: moving applicants online is what they measure.
 
 For a KPI and a period, the city value of stratum s is r_s = sum(num_s) / sum(den_s) over all
 departments. A unit (department, or department x equity group) with denominators den_us is
