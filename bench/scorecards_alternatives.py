@@ -25,12 +25,16 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from visitonce import columns as C  # noqa: E402
 from visitonce.config import ScorecardsConfig  # noqa: E402
-from visitonce.scorecard import stage  # noqa: E402
+from visitonce.scorecard import (
+    kpis,  # noqa: E402
+    stage,  # noqa: E402
+)
 from visitonce.scorecard.composite import SCORED, effective_weights  # noqa: E402
 from visitonce.scorecard.kpis import KPI_BY_NAME  # noqa: E402
 
-STRATA = ["complexity", "online_capable", "steps_band", "first_channel"]
+STRATA = list(kpis.STRATA)  # the stage's case-mix strata
 LIMIT_BAND = "limit_band"
 # expected counts per cell: (cells of one period and KPI, KPI, strata) -> Series on the cells
 Expectation = Callable[[pd.DataFrame, str, list[str]], pd.Series]
@@ -38,7 +42,7 @@ Expectation = Callable[[pd.DataFrame, str, list[str]], pd.Series]
 
 def _strata(kpi: str, strata: list[str]) -> list[str]:
     """The channel KPIs are not stratified by first channel (as in visitonce.scorecard.casemix)."""
-    return [c for c in strata if c != "first_channel" or KPI_BY_NAME[kpi].adjust_for_channel]
+    return [c for c in strata if c != C.FIRST_CHANNEL or KPI_BY_NAME[kpi].adjust_for_channel]
 
 
 def indirect(g: pd.DataFrame, kpi: str, strata: list[str]) -> pd.Series:
@@ -126,9 +130,9 @@ def _rescaled(card: pd.DataFrame, kpis: pd.DataFrame, how: str, cfg: ScorecardsC
     x = x.fillna(k.groupby("kpi")["city"].first())
     x = x.drop(columns=[c for c in x if cfg.kpis[c]["weight"] == 0])
     sign = pd.Series({c: 1.0 if cfg.kpis[c]["target"] > cfg.kpis[c]["floor"] else -1.0 for c in x})
-    z = ((x - x.mean()) / x.std()).fillna(0.0) * sign
     if how == "ranks":
-        z = ((x.rank() - x.rank().mean()) / x.rank().std()).fillna(0.0) * sign
+        x = x.rank()
+    z = ((x - x.mean()) / x.std()).fillna(0.0) * sign
     if how == "pca":
         v = np.linalg.svd(z.to_numpy(), full_matrices=False)[2][0]
         return z @ np.clip(v * np.sign(v.sum()), 0.0, None)

@@ -198,14 +198,13 @@ def scorecards() -> pd.DataFrame:
                 ["rating_coverage", "wait_within_w_rate"],
                 ["rating_coverage", "wait_within_w_rate"],
                 ["rating_coverage", "wait_within_w_rate"],
-            ],  # fmt: skip
+            ],
             "gate": [
                 None,
                 None,
                 None,
                 "too few cases: 6 applications (fewer than min_applications 20): no score",
             ],
-            # fmt: skip
         }
     )
 
